@@ -210,7 +210,6 @@ pub fn find(attributes: &'static [Attribute], name: &str) -> Option<&'static Att
     attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
-
 const NAME_SUBS: &[Attribute] = &[
     Attribute::string("formatted", "The full name, formatted for display."),
     Attribute::string("familyName", "The family name (last name)."),

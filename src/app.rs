@@ -1,0 +1,186 @@
+//! Routing: method and path to handler. Every response, errors and unknown routes included, is
+//! SCIM JSON; errors become responses in one place (`Response::from(&ScimError)`).
+
+use serde_json::{json, Value};
+
+use crate::auth::{self, AuthConfig};
+use crate::http::{Method, Request, Response};
+use crate::provision::{self, Audit, Ctx, Policy, UserRecord};
+use crate::scim::discovery;
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::filter;
+use crate::scim::list::{list_response, Paging, Projection, SEARCH_REQUEST};
+use crate::store::Store;
+use crate::upstream::{FastlyApi, Transport};
+
+pub const SCIM_PREFIX: &str = "/scim/v2";
+/// Largest request body accepted; a SCIM User is a few kilobytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The world one request runs in. The edge adapter builds it from the Compute SDK; tests build
+/// it from in-memory parts.
+pub struct Env<'a> {
+    pub store: &'a dyn Store,
+    pub transport: &'a dyn Transport,
+    pub audit: &'a dyn Audit,
+    /// Unix seconds.
+    pub now: u64,
+    pub new_id: &'a dyn Fn() -> String,
+    pub auth: AuthConfig,
+    pub policy: Policy,
+    /// `scheme://host` as the client reached us.
+    pub origin: String,
+    pub request_id: String,
+}
+
+pub fn handle(env: &Env<'_>, req: &Request) -> Response {
+    match route(env, req) {
+        Ok(r) => r,
+        Err(e) => Response::from(&e),
+    }
+}
+
+fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
+    let path = req.path.trim_end_matches('/');
+    if path == "/health" {
+        return Ok(Response::scim(200, &json!({"status": "ok"})));
+    }
+    let Some(rest) = path.strip_prefix(SCIM_PREFIX) else {
+        return Err(ScimError::not_found(format!("no such endpoint '{}'; the SCIM base is {SCIM_PREFIX}", req.path)));
+    };
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(ScimError::payload_too_large(format!("the request body exceeds {MAX_BODY_BYTES} bytes")));
+    }
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    // Authenticate before telling anything, even which endpoints exist.
+    let token = auth::token_from_header(req.header("authorization"))?;
+    let api = FastlyApi::new(env.transport, &token, env.now);
+    let tenant = auth::authenticate(&token, env.store, &api, env.now, &env.auth)?;
+    let base = format!("{}{SCIM_PREFIX}", env.origin);
+    let ctx = Ctx {
+        store: env.store,
+        api: FastlyApi::new(env.transport, &tenant.upstream_token, env.now),
+        tenant: &tenant,
+        policy: &env.policy,
+        audit: env.audit,
+        now: env.now,
+        new_id: env.new_id,
+        base: &base,
+        request_id: &env.request_id,
+    };
+    let m = req.method;
+    match (m, segments.as_slice()) {
+        (Method::Get, ["ServiceProviderConfig"]) => Ok(Response::scim(200, &discovery::service_provider_config(&base))),
+        (Method::Get, ["ResourceTypes"]) => Ok(Response::scim(200, &discovery::resource_types(&base))),
+        (Method::Get, ["ResourceTypes", "User"]) => Ok(Response::scim(200, &discovery::user_resource_type(&base))),
+        (Method::Get, ["Schemas"]) => Ok(Response::scim(200, &discovery::schemas(&base))),
+        (Method::Get, ["Schemas", id]) => match discovery::find_schema(id) {
+            Some(s) => Ok(Response::scim(200, &discovery::schema(s, &base))),
+            None => Err(ScimError::not_found(format!("no schema '{id}'"))),
+        },
+        (Method::Get, ["Users"]) => list_users(&ctx, req),
+        (Method::Post, ["Users"]) => create_user(&ctx, req),
+        (Method::Post, ["Users", ".search"]) => search_users(&ctx, req),
+        (Method::Get, ["Users", id]) => get_user(&ctx, req, id),
+        (Method::Put, ["Users", id]) => {
+            let rec = provision::replace(&ctx, id, &req.json_body()?, req.header("if-match"))?;
+            Ok(user_response(&ctx, req, 200, &rec))
+        }
+        (Method::Patch, ["Users", id]) => {
+            let rec = provision::patch(&ctx, id, &req.json_body()?, req.header("if-match"))?;
+            Ok(user_response(&ctx, req, 200, &rec))
+        }
+        (Method::Delete, ["Users", id]) => {
+            provision::delete(&ctx, id, req.header("if-match"))?;
+            Ok(Response::new(204))
+        }
+        (_, ["Users"] | ["Users", _] | ["ServiceProviderConfig"] | ["ResourceTypes", ..] | ["Schemas", ..]) => {
+            Err(ScimError::method_not_allowed(format!("{m:?} is not allowed on {}", req.path)))
+        }
+        (_, ["Groups", ..]) => {
+            Err(ScimError::not_found("scim-edge serves Users only; Fastly has no groups to provision"))
+        }
+        _ => Err(ScimError::not_found(format!("no such endpoint '{}'", req.path))),
+    }
+}
+
+fn projection(req: &Request) -> Projection {
+    Projection::parse(req.query_param("attributes").as_deref(), req.query_param("excludedAttributes").as_deref())
+}
+
+fn user_response(ctx: &Ctx<'_>, req: &Request, status: u16, rec: &UserRecord) -> Response {
+    let body = projection(req).apply(&rec.render(ctx));
+    let mut r = Response::scim(status, &body).with_header("etag", rec.version());
+    if status == 201 {
+        r = r.with_header("location", format!("{}/Users/{}", ctx.base, rec.id));
+    }
+    r
+}
+
+fn get_user(ctx: &Ctx<'_>, req: &Request, id: &str) -> ScimResult<Response> {
+    let rec = provision::get(ctx, id)?;
+    if let Some(tags) = req.header("if-none-match") {
+        let v = rec.version();
+        if tags.split(',').any(|t| t.trim() == v || t.trim() == "*") {
+            return Ok(Response::new(304).with_header("etag", v));
+        }
+    }
+    Ok(user_response(ctx, req, 200, &rec))
+}
+
+fn create_user(ctx: &Ctx<'_>, req: &Request) -> ScimResult<Response> {
+    let rec = provision::create(ctx, &req.json_body()?)?;
+    Ok(user_response(ctx, req, 201, &rec))
+}
+
+fn run_list(
+    ctx: &Ctx<'_>,
+    filter: Option<&str>,
+    start: Option<&str>,
+    count: Option<&str>,
+    projection: &Projection,
+) -> ScimResult<Response> {
+    let filter = filter.map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
+    let paging = Paging::parse(start, count)?;
+    let result = provision::list(ctx, filter.as_ref(), &paging, projection)?;
+    Ok(Response::scim(200, &list_response(result.total, paging.start_index, result.resources)))
+}
+
+fn list_users(ctx: &Ctx<'_>, req: &Request) -> ScimResult<Response> {
+    if let Some(by) = req.query_param("sortBy") {
+        return Err(ScimError::invalid_value(format!("sorting (sortBy={by}) is not supported")));
+    }
+    run_list(
+        ctx,
+        req.query_param("filter").as_deref(),
+        req.query_param("startIndex").as_deref(),
+        req.query_param("count").as_deref(),
+        &projection(req),
+    )
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3): the query parameters, in a body.
+fn search_users(ctx: &Ctx<'_>, req: &Request) -> ScimResult<Response> {
+    let body = req.json_body()?;
+    let schemas_ok = body
+        .get("schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(SEARCH_REQUEST)));
+    if !schemas_ok {
+        return Err(ScimError::invalid_value(format!("a search request must list the schema {SEARCH_REQUEST}")));
+    }
+    let text = |k: &str| -> ScimResult<Option<String>> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Array(a)) => Ok(Some(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))),
+            Some(_) => Err(ScimError::invalid_value(format!("'{k}' has the wrong type"))),
+        }
+    };
+    if text("sortBy")?.is_some() {
+        return Err(ScimError::invalid_value("sorting is not supported"));
+    }
+    let projection = Projection::parse(text("attributes")?.as_deref(), text("excludedAttributes")?.as_deref());
+    run_list(ctx, text("filter")?.as_deref(), text("startIndex")?.as_deref(), text("count")?.as_deref(), &projection)
+}

@@ -1,0 +1,166 @@
+//! The Fastly Compute adapter: the only code that touches the `fastly` crate. It turns the
+//! SDK's request into [`crate::http::Request`], runs [`crate::app::handle`], and gives the core
+//! its KV store, Fastly API backend, clock, randomness and audit log.
+
+mod kv;
+mod transport;
+
+use std::io::Read;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fastly::config_store::ConfigStore;
+use fastly::{Request, Response};
+use serde_json::Value;
+
+use crate::app::{self, Env, MAX_BODY_BYTES};
+use crate::auth::AuthConfig;
+use crate::http;
+use crate::provision::{Audit, Policy};
+use crate::scim::error::ScimError;
+
+pub use kv::KvStore;
+pub use transport::BackendTransport;
+
+pub const KV_STORE: &str = "scim_state";
+pub const CONFIG_STORE: &str = "scim_config";
+pub const API_BACKEND: &str = "fastly_api";
+pub const AUDIT_ENDPOINT: &str = "scim_audit";
+
+pub fn handle(mut req: Request) -> Response {
+    let core_req = match read_request(&mut req) {
+        Ok(r) => r,
+        Err(e) => return write_response(http::Response::from(&e)),
+    };
+    let store = match KvStore::open(KV_STORE) {
+        Ok(s) => s,
+        Err(detail) => {
+            eprintln!("scim-edge: {detail}");
+            return write_response(http::Response::from(&ScimError::service_unavailable(
+                "the state store is not configured",
+            )));
+        }
+    };
+    let config = ConfigStore::try_open(CONFIG_STORE).ok();
+    let setting = |key: &str| config.as_ref().and_then(|c| c.try_get(key).ok().flatten());
+    let auth = AuthConfig {
+        ttl_ok: setting("auth_cache_ttl_seconds").and_then(|v| v.parse().ok()).unwrap_or(300),
+        ttl_denied: setting("auth_negative_cache_ttl_seconds").and_then(|v| v.parse().ok()).unwrap_or(30),
+    };
+    let policy = Policy {
+        allowed_roles: setting("allowed_roles")
+            .map(|v| v.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect()),
+    };
+    let transport = BackendTransport::new(API_BACKEND);
+    let audit = LogAudit;
+    let new_id = new_id;
+    let origin = format!(
+        "{}://{}",
+        req.get_url().scheme(),
+        req.get_header_str("host").unwrap_or_else(|| req.get_url().host_str().unwrap_or("localhost"))
+    );
+    let env = Env {
+        store: &store,
+        transport: &transport,
+        audit: &audit,
+        now: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        new_id: &new_id,
+        auth,
+        policy,
+        origin,
+        request_id: std::env::var("FASTLY_TRACE_ID").unwrap_or_default(),
+    };
+    write_response(app::handle(&env, &core_req))
+}
+
+fn read_request(req: &mut Request) -> Result<http::Request, ScimError> {
+    let mut body = Vec::new();
+    // Read one byte past the limit, so an oversized body is refused without buffering it all.
+    req.take_body()
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|_| ScimError::invalid_syntax("the request body could not be read"))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ScimError::payload_too_large(format!("the request body exceeds {MAX_BODY_BYTES} bytes")));
+    }
+    let headers = req
+        .get_header_names_str()
+        .into_iter()
+        .filter_map(|n| req.get_header_str(n).map(|v| (n.to_ascii_lowercase(), v.to_owned())))
+        .collect();
+    Ok(http::Request {
+        method: http::Method::parse(req.get_method_str()),
+        path: req.get_path().to_owned(),
+        query: req.get_query_str().unwrap_or("").to_owned(),
+        headers,
+        body,
+    })
+}
+
+fn write_response(r: http::Response) -> Response {
+    let mut out = Response::from_status(r.status);
+    for (name, value) in &r.headers {
+        out.set_header(name.as_str(), value.as_str());
+    }
+    if !r.body.is_empty() {
+        out.set_body(r.body);
+    }
+    out
+}
+
+/// A fresh SCIM id: a random UUID (version 4) from the host's randomness.
+fn new_id() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // No randomness means no safe ids: fall back to the clock, which is unique enough for
+        // a single POP and never reached on Compute, where WASI randomness always exists.
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        b = nanos.to_le_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        hex.get(0..8).unwrap_or(""),
+        hex.get(8..12).unwrap_or(""),
+        hex.get(12..16).unwrap_or(""),
+        hex.get(16..20).unwrap_or(""),
+        hex.get(20..32).unwrap_or("")
+    )
+}
+
+/// Audit lines go to the `scim_audit` log endpoint; locally Viceroy prints them.
+struct LogAudit;
+
+impl Audit for LogAudit {
+    fn record(&self, line: &Value) {
+        use std::io::Write;
+        match fastly::log::Endpoint::try_from_name(AUDIT_ENDPOINT) {
+            Ok(mut ep) => {
+                let _ = writeln!(ep, "{line}");
+            }
+            Err(_) => println!("{line}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_uuid_v4() {
+        let a = new_id();
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4');
+        assert_ne!(a, new_id());
+        assert!(crate::store::keys::is_safe_id(&a));
+    }
+
+    #[test]
+    fn error_responses_are_scim_json() {
+        let r = write_response(http::Response::from(&ScimError::not_found("x")));
+        assert_eq!(r.get_status(), 404);
+        assert_eq!(r.get_header_str("content-type"), Some("application/scim+json"));
+    }
+}

@@ -1,0 +1,63 @@
+//! [`Transport`] over the named backend that points at api.fastly.com (or, locally, at the
+//! emulator). Only `Fastly-Key` authenticates upstream; the client's headers are never forwarded.
+
+use fastly::http::Method as FMethod;
+use fastly::Request;
+
+use crate::http::Method;
+use crate::upstream::{ApiRequest, ApiResponse, Transport, TransportError};
+
+pub struct BackendTransport {
+    backend: String,
+}
+
+impl BackendTransport {
+    pub fn new(backend: &str) -> Self {
+        BackendTransport { backend: backend.to_owned() }
+    }
+}
+
+fn header_u64(r: &fastly::Response, name: &str) -> Option<u64> {
+    r.get_header_str(name).and_then(|v| v.trim().parse().ok())
+}
+
+impl Transport for BackendTransport {
+    fn send(&self, req: &ApiRequest) -> Result<ApiResponse, TransportError> {
+        let method = match req.method {
+            Method::Get => FMethod::GET,
+            Method::Post => FMethod::POST,
+            Method::Put => FMethod::PUT,
+            Method::Patch => FMethod::PATCH,
+            Method::Delete => FMethod::DELETE,
+            Method::Head => FMethod::HEAD,
+            Method::Other => return Err(TransportError::Unreachable("unsupported method".into())),
+        };
+        let url = format!("https://api.fastly.com{}", req.path);
+        let url = fastly::http::Url::parse(&url).map_err(|e| TransportError::Unreachable(e.to_string()))?;
+        let mut up = Request::new(method, url)
+            .with_header("Fastly-Key", req.token.as_str())
+            .with_header("Accept", "application/json")
+            .with_header("User-Agent", concat!("scim-edge/", env!("CARGO_PKG_VERSION")))
+            .with_pass(true);
+        if let Some(form) = &req.form {
+            up.set_header("Content-Type", "application/x-www-form-urlencoded");
+            up.set_body(form.as_str());
+        }
+        match up.send(self.backend.as_str()) {
+            Ok(mut resp) => Ok(ApiResponse {
+                status: resp.get_status().as_u16(),
+                rate_limit_remaining: header_u64(&resp, "Fastly-RateLimit-Remaining"),
+                rate_limit_reset: header_u64(&resp, "Fastly-RateLimit-Reset"),
+                body: resp.take_body_bytes(),
+            }),
+            Err(e) => {
+                let text = format!("{:?}", e.root_cause());
+                if text.to_ascii_lowercase().contains("timeout") {
+                    Err(TransportError::Timeout)
+                } else {
+                    Err(TransportError::Unreachable(text))
+                }
+            }
+        }
+    }
+}

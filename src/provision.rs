@@ -1,0 +1,799 @@
+//! The Fastly lifecycle rules: the only place that knows both SCIM and Fastly.
+//!
+//! - A SCIM user created (or reactivated) becomes a Fastly user with one role (default `user`).
+//! - Only the role and the name are forwarded on update; a change that Fastly would not see
+//!   spends no write.
+//! - `active:false` removes the Fastly user but keeps the SCIM record; `active:true` creates it
+//!   again with the last role, under the same SCIM id.
+//! - Users made in the Fastly control panel appear with their Fastly id as SCIM id, and are
+//!   adopted (stored) on their first change through SCIM.
+//! - The userName (the Fastly login) never changes through SCIM.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::auth::Tenant;
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::filter::{Filter, IndexKey};
+use crate::scim::list::{Paging, Projection};
+use crate::scim::schema::{FASTLY_ROLES, FASTLY_USER};
+use crate::scim::{patch, user};
+use crate::store::{keys, Store, StoreError, Write};
+use crate::upstream::{FastlyApi, FastlyUser, UserFields};
+
+pub const DEFAULT_ROLE: &str = "user";
+/// Attempts of a read-modify-write before a concurrent writer wins with 409.
+const MAX_ATTEMPTS: usize = 4;
+
+/// What one account allows. Loaded per request by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Roles SCIM may grant; `None` means every role Fastly knows.
+    pub allowed_roles: Option<Vec<String>>,
+}
+
+/// Receives one JSON line per change. Never given a token or a password.
+pub trait Audit {
+    fn record(&self, line: &Value);
+}
+
+/// Everything an operation needs, for one request.
+pub struct Ctx<'a> {
+    pub store: &'a dyn Store,
+    pub api: FastlyApi<'a>,
+    pub tenant: &'a Tenant,
+    pub policy: &'a Policy,
+    pub audit: &'a dyn Audit,
+    /// Unix seconds.
+    pub now: u64,
+    /// A fresh, unguessable SCIM id for each call.
+    pub new_id: &'a dyn Fn() -> String,
+    /// `https://host/scim/v2`, for `meta.location`.
+    pub base: &'a str,
+    pub request_id: &'a str,
+}
+
+/// The stored SCIM view of one user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: String,
+    /// What the client wrote, normalised, without `active` and the role attributes.
+    pub attributes: Map<String, Value>,
+    pub active: bool,
+    /// The role SCIM manages.
+    pub role: String,
+    /// Every role Fastly last showed (several when set in the control panel).
+    pub fastly_roles: Vec<String>,
+    pub fastly_id: Option<String>,
+    pub login: String,
+    pub created: String,
+    pub last_modified: String,
+    pub revision: u64,
+}
+
+impl UserRecord {
+    pub fn version(&self) -> String {
+        format!("W/\"{}\"", self.revision)
+    }
+
+    fn user_name(&self) -> &str {
+        self.attributes.get("userName").and_then(Value::as_str).unwrap_or(&self.login)
+    }
+
+    pub fn render(&self, ctx: &Ctx<'_>) -> Value {
+        let version = self.version();
+        user::render(
+            &self.attributes,
+            &user::Facts {
+                id: &self.id,
+                active: self.active,
+                role: Some(&self.role),
+                roles: &self.fastly_roles,
+                fastly_user_id: self.fastly_id.as_deref(),
+                customer_id: &ctx.tenant.customer_id,
+                created: &self.created,
+                last_modified: &self.last_modified,
+                version: &version,
+                location: format!("{}/Users/{}", ctx.base, self.id),
+            },
+        )
+    }
+
+    /// A user made in the control panel, seen through SCIM: its SCIM id is its Fastly id.
+    fn from_fastly(u: &FastlyUser, now: u64) -> UserRecord {
+        let name = u.name.clone().unwrap_or_default();
+        let mut attributes = Map::new();
+        attributes.insert("userName".into(), json!(u.login));
+        if !name.is_empty() {
+            let (given, family) = match name.trim().rsplit_once(' ') {
+                Some((g, f)) => (g.trim(), f.trim()),
+                None => (name.trim(), ""),
+            };
+            let mut n = Map::new();
+            n.insert("formatted".into(), json!(name));
+            if !given.is_empty() {
+                n.insert("givenName".into(), json!(given));
+            }
+            if !family.is_empty() {
+                n.insert("familyName".into(), json!(family));
+            }
+            attributes.insert("name".into(), Value::Object(n));
+            attributes.insert("displayName".into(), json!(name));
+        }
+        attributes.insert("emails".into(), json!([{"value": u.login, "type": "work", "primary": true}]));
+        let roles = u.role_list();
+        let stamp = crate::time::format(now);
+        UserRecord {
+            id: u.id.clone(),
+            attributes,
+            active: true,
+            role: u.role.clone().or_else(|| roles.first().cloned()).unwrap_or_else(|| DEFAULT_ROLE.into()),
+            fastly_roles: roles,
+            fastly_id: Some(u.id.clone()),
+            login: u.login.clone(),
+            created: u.created_at.clone().unwrap_or_else(|| stamp.clone()),
+            last_modified: u.updated_at.clone().unwrap_or(stamp),
+            revision: 0,
+        }
+    }
+
+    /// Takes in what Fastly now says about the user (a role changed in the control panel).
+    fn refresh_from(&mut self, u: &FastlyUser) {
+        let roles = u.role_list();
+        if let Some(role) = &u.role {
+            if !roles.contains(&self.role) || roles.len() == 1 {
+                self.role = role.clone();
+            }
+        }
+        self.fastly_roles = roles;
+    }
+}
+
+/// A record as loaded, with the generation a conditional write must name (`None`: not stored,
+/// i.e. a control-panel user not yet adopted).
+struct Loaded {
+    record: UserRecord,
+    generation: Option<u64>,
+}
+
+fn store_err(e: StoreError) -> ScimError {
+    match e {
+        StoreError::Conflict => ScimError::uniqueness("a concurrent change won; retry the request"),
+        StoreError::Unavailable(_) => ScimError::service_unavailable("the state store is unavailable; retry"),
+    }
+}
+
+fn parse_record(bytes: &[u8]) -> ScimResult<UserRecord> {
+    serde_json::from_slice(bytes).map_err(|_| ScimError::internal())
+}
+
+fn read_id_key(ctx: &Ctx<'_>, key: &str) -> ScimResult<Option<(String, u64)>> {
+    Ok(ctx
+        .store
+        .get(key)
+        .map_err(store_err)?
+        .and_then(|e| String::from_utf8(e.value).ok().map(|id| (id, e.generation))))
+}
+
+fn load_stored(ctx: &Ctx<'_>, id: &str) -> ScimResult<Option<Loaded>> {
+    let key = keys::user(&ctx.tenant.customer_id, id);
+    match ctx.store.get(&key).map_err(store_err)? {
+        Some(e) => Ok(Some(Loaded { record: parse_record(&e.value)?, generation: Some(e.generation) })),
+        None => Ok(None),
+    }
+}
+
+/// The user with this SCIM id, stored or (for control-panel users) straight from Fastly.
+fn load(ctx: &Ctx<'_>, id: &str) -> ScimResult<Loaded> {
+    let not_found = || ScimError::not_found(format!("no user with id '{id}'"));
+    if !keys::is_safe_id(id) {
+        return Err(not_found());
+    }
+    if let Some(l) = load_stored(ctx, id)? {
+        return Ok(l);
+    }
+    // A Fastly id that is linked to a record under another SCIM id is not a SCIM id.
+    if read_id_key(ctx, &keys::fastly_user(&ctx.tenant.customer_id, id))?.is_some() {
+        return Err(not_found());
+    }
+    match ctx.api.get_user(id)? {
+        Some(u) if u.customer_id.as_deref() == Some(ctx.tenant.customer_id.as_str()) => {
+            Ok(Loaded { record: UserRecord::from_fastly(&u, ctx.now), generation: None })
+        }
+        _ => Err(not_found()),
+    }
+}
+
+/// Brings a stored record up to date with Fastly (roles changed or user deleted in the
+/// control panel). Reads only: nothing is written.
+fn refreshed(ctx: &Ctx<'_>, mut rec: UserRecord) -> ScimResult<UserRecord> {
+    if let (true, Some(fid)) = (rec.active, rec.fastly_id.clone()) {
+        match ctx.api.get_user(&fid)? {
+            Some(u) => rec.refresh_from(&u),
+            None => {
+                // Deleted in the control panel: the person has no access, so say so.
+                rec.active = false;
+                rec.fastly_id = None;
+            }
+        }
+    }
+    Ok(rec)
+}
+
+pub fn get(ctx: &Ctx<'_>, id: &str) -> ScimResult<UserRecord> {
+    let loaded = load(ctx, id)?;
+    if loaded.generation.is_none() {
+        return Ok(loaded.record);
+    }
+    refreshed(ctx, loaded.record)
+}
+
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !s.chars().any(char::is_whitespace)
+}
+
+/// The Fastly login: the userName when it is an email (Okta's default), else the primary email.
+fn login_for(attrs: &Map<String, Value>) -> ScimResult<String> {
+    let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or_default();
+    if is_email(user_name) {
+        return Ok(user_name.to_owned());
+    }
+    let emails = attrs.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
+    let primary = emails.iter().find(|e| e.get("primary") == Some(&Value::Bool(true))).or_else(|| emails.first());
+    match primary.and_then(|e| e.get("value")).and_then(Value::as_str) {
+        Some(e) if is_email(e) => Ok(e.to_owned()),
+        _ => Err(ScimError::invalid_value(format!(
+            "a Fastly login is an email address: userName '{user_name}' is not one, and no email is given"
+        ))),
+    }
+}
+
+/// The Fastly name: the formatted name, else given and family names, else displayName, else the login.
+fn fastly_name(attrs: &Map<String, Value>, login: &str) -> String {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let name = attrs.get("name");
+    s(name.and_then(|n| n.get("formatted")))
+        .or_else(|| {
+            let parts: Vec<String> =
+                ["givenName", "familyName"].iter().filter_map(|k| s(name.and_then(|n| n.get(*k)))).collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        })
+        .or_else(|| s(attrs.get("displayName")))
+        .unwrap_or_else(|| login.to_owned())
+}
+
+/// The roles a client asked for: `roles[].value` and the Fastly extension's `role`.
+struct RoleRequest {
+    roles: Vec<String>,
+    extension: Option<String>,
+}
+
+fn take_roles(attrs: &mut Map<String, Value>) -> RoleRequest {
+    let roles = attrs
+        .remove("roles")
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.get("value").and_then(Value::as_str).map(str::to_owned))
+        .fold(Vec::new(), |mut acc, r| {
+            if !acc.contains(&r) {
+                acc.push(r);
+            }
+            acc
+        });
+    let mut extension = None;
+    if let Some(Value::Object(mut ext)) = attrs.remove(FASTLY_USER) {
+        extension = ext.remove("role").and_then(|v| v.as_str().map(str::to_owned));
+    }
+    RoleRequest { roles, extension }
+}
+
+fn check_role(role: &str, policy: &Policy) -> ScimResult<()> {
+    if role.is_empty() || !role.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return Err(ScimError::invalid_value(format!(
+            "role '{role}' is not a Fastly role name: role names are lowercase letters and underscores"
+        )));
+    }
+    if !FASTLY_ROLES.contains(&role) {
+        return Err(ScimError::invalid_value(format!(
+            "unknown role '{role}'; the roles that exist are: {}",
+            FASTLY_ROLES.join(", ")
+        )));
+    }
+    if let Some(allowed) = &policy.allowed_roles {
+        if !allowed.iter().any(|a| a == role) {
+            return Err(ScimError::invalid_value(format!(
+                "role '{role}' cannot be granted through SCIM in this account; allowed: {}",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn multiple_roles(roles: &[String]) -> ScimError {
+    ScimError::invalid_value(format!(
+        "a Fastly user has one role through SCIM, but {} were given ({}); multiple roles can only be assigned in the Fastly control panel",
+        roles.len(),
+        roles.join(", ")
+    ))
+}
+
+/// The role to set, or `None` to keep the current one. A request that only echoes what the
+/// user already has (several roles set in the control panel included) changes nothing.
+fn decide_role(req: &RoleRequest, current: Option<&UserRecord>, policy: &Policy) -> ScimResult<Option<String>> {
+    let chosen = match current {
+        None => {
+            let mut all = req.roles.clone();
+            if let Some(e) = &req.extension {
+                if !all.contains(e) {
+                    all.push(e.clone());
+                }
+            }
+            if all.len() > 1 {
+                return Err(multiple_roles(&all));
+            }
+            all.into_iter().next()
+        }
+        Some(cur) => {
+            let mut have: Vec<&String> = cur.fastly_roles.iter().collect();
+            if !have.contains(&&cur.role) {
+                have.push(&cur.role);
+            }
+            let same_set = |list: &[String]| list.len() == have.len() && list.iter().all(|r| have.contains(&r));
+            let ext_changed = req.extension.as_ref().filter(|e| **e != cur.role);
+            let roles_changed = !req.roles.is_empty() && !same_set(&req.roles) && req.roles != [cur.role.clone()];
+            match (ext_changed, roles_changed) {
+                (Some(e), false) => Some(e.clone()),
+                (None, true) if req.roles.len() > 1 => return Err(multiple_roles(&req.roles)),
+                (None, true) => req.roles.first().cloned(),
+                (Some(e), true) if req.roles.len() == 1 && req.roles.first() == Some(e) => Some(e.clone()),
+                (Some(e), true) => {
+                    return Err(ScimError::invalid_value(format!(
+                        "roles ({}) and the Fastly extension's role ('{e}') disagree; send one role",
+                        req.roles.join(", ")
+                    )))
+                }
+                (None, false) => None,
+            }
+        }
+    };
+    if let Some(r) = &chosen {
+        check_role(r, policy)?;
+    }
+    Ok(chosen)
+}
+
+fn audit(ctx: &Ctx<'_>, op: &str, rec: &UserRecord, old_role: Option<&str>, result: &str, upstream: Option<u16>) {
+    ctx.audit.record(&json!({
+        "time": crate::time::format(ctx.now),
+        "account": ctx.tenant.customer_id,
+        "actor": ctx.tenant.actor,
+        "operation": op,
+        "scim_id": rec.id,
+        "fastly_id": rec.fastly_id,
+        "old_role": old_role,
+        "new_role": rec.role,
+        "active": rec.active,
+        "result": result,
+        "upstream_status": upstream,
+        "request_id": ctx.request_id,
+    }));
+}
+
+/// Creates the Fastly user, or — when Fastly already has this login in the account (a lost
+/// answer to an earlier attempt, or a control-panel user) — adopts it.
+fn create_upstream(ctx: &Ctx<'_>, rec: &mut UserRecord) -> ScimResult<()> {
+    let name = fastly_name(&rec.attributes, &rec.login);
+    let fields = UserFields { login: Some(rec.login.clone()), name: Some(name), role: Some(rec.role.clone()) };
+    match ctx.api.create_user(&fields) {
+        Ok(u) => {
+            rec.fastly_id = Some(u.id.clone());
+            rec.fastly_roles = u.role_list();
+            Ok(())
+        }
+        Err(e) if e.status == 409 => {
+            let existing = ctx
+                .api
+                .list_users(&ctx.tenant.customer_id)?
+                .into_iter()
+                .find(|u| keys::fold(&u.login) == keys::fold(&rec.login))
+                .ok_or_else(|| {
+                    ScimError::uniqueness(format!("the login '{}' belongs to another Fastly account", rec.login))
+                })?;
+            if let Some((other, _)) = read_id_key(ctx, &keys::fastly_user(&ctx.tenant.customer_id, &existing.id))? {
+                if other != rec.id {
+                    return Err(ScimError::uniqueness(format!(
+                        "the Fastly user '{}' is already linked to SCIM user '{other}'",
+                        rec.login
+                    )));
+                }
+            }
+            rec.fastly_id = Some(existing.id.clone());
+            rec.fastly_roles = existing.role_list();
+            if existing.role.as_deref() != Some(rec.role.as_str()) {
+                let u = ctx
+                    .api
+                    .update_user(&existing.id, &UserFields { role: Some(rec.role.clone()), ..UserFields::default() })?;
+                rec.fastly_roles = u.role_list();
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn write_indexes(ctx: &Ctx<'_>, rec: &UserRecord, old: Option<&UserRecord>) -> ScimResult<()> {
+    let tenant = &ctx.tenant.customer_id;
+    let external = |r: &UserRecord| r.attributes.get("externalId").and_then(Value::as_str).map(str::to_owned);
+    if let Some(fid) = &rec.fastly_id {
+        ctx.store.put(&keys::fastly_user(tenant, fid), rec.id.as_bytes(), Write::Overwrite).map_err(store_err)?;
+    }
+    if let Some(ext) = external(rec) {
+        ctx.store.put(&keys::external_id(tenant, &ext), rec.id.as_bytes(), Write::Overwrite).map_err(store_err)?;
+    }
+    if let Some(old) = old {
+        if let Some(fid) = old.fastly_id.as_ref().filter(|f| rec.fastly_id.as_ref() != Some(*f)) {
+            ctx.store.delete(&keys::fastly_user(tenant, fid)).map_err(store_err)?;
+        }
+        if let Some(ext) = external(old).filter(|e| external(rec).as_ref() != Some(e)) {
+            ctx.store.delete(&keys::external_id(tenant, &ext)).map_err(store_err)?;
+        }
+    }
+    Ok(())
+}
+
+fn save(ctx: &Ctx<'_>, rec: &UserRecord, write: Write) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(rec).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    ctx.store.put(&keys::user(&ctx.tenant.customer_id, &rec.id), &bytes, write)
+}
+
+/// Claims the userName for `id`. A claim whose record is gone (a create that failed half-way)
+/// is taken over.
+fn claim_user_name(ctx: &Ctx<'_>, user_name: &str, id: &str) -> ScimResult<()> {
+    let key = keys::user_name(&ctx.tenant.customer_id, user_name);
+    for _ in 0..MAX_ATTEMPTS {
+        match ctx.store.put(&key, id.as_bytes(), Write::IfAbsent) {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict) => {}
+            Err(e) => return Err(store_err(e)),
+        }
+        let Some((holder, generation)) = read_id_key(ctx, &key)? else { continue };
+        if holder == id {
+            return Ok(());
+        }
+        if load_stored(ctx, &holder)?.is_some() {
+            return Err(ScimError::uniqueness(format!("a user with userName '{user_name}' already exists")));
+        }
+        match ctx.store.put(&key, id.as_bytes(), Write::IfGeneration(generation)) {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict) => {}
+            Err(e) => return Err(store_err(e)),
+        }
+    }
+    Err(ScimError::uniqueness(format!("a user with userName '{user_name}' is being created concurrently")))
+}
+
+fn release_user_name(ctx: &Ctx<'_>, user_name: &str) {
+    // Best effort: a claim left behind is taken over by the next create (see claim_user_name).
+    let _ = ctx.store.delete(&keys::user_name(&ctx.tenant.customer_id, user_name));
+}
+
+pub fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<UserRecord> {
+    let mut attrs = user::read(body)?;
+    let role_req = take_roles(&mut attrs);
+    let role = decide_role(&role_req, None, ctx.policy)?.unwrap_or_else(|| DEFAULT_ROLE.to_owned());
+    let active = attrs.remove("active").and_then(|v| v.as_bool()).unwrap_or(true);
+    let login = login_for(&attrs)?;
+    let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or_default().to_owned();
+    // A control-panel user with this login is reached through its own id, not created again.
+    let id = (ctx.new_id)();
+    claim_user_name(ctx, &user_name, &id)?;
+    let stamp = crate::time::format(ctx.now);
+    let mut rec = UserRecord {
+        id,
+        attributes: attrs,
+        active,
+        role,
+        fastly_roles: Vec::new(),
+        fastly_id: None,
+        login,
+        created: stamp.clone(),
+        last_modified: stamp,
+        revision: 1,
+    };
+    if active {
+        if let Err(e) = create_upstream(ctx, &mut rec) {
+            release_user_name(ctx, &user_name);
+            audit(ctx, "create", &rec, None, "failed", Some(e.status));
+            return Err(e);
+        }
+    }
+    save(ctx, &rec, Write::IfAbsent).map_err(store_err)?;
+    write_indexes(ctx, &rec, None)?;
+    audit(ctx, "create", &rec, None, "ok", None);
+    Ok(rec)
+}
+
+/// Checks `If-Match` against the current version (RFC 7644 §3.14).
+fn check_if_match(rec: &UserRecord, if_match: Option<&str>) -> ScimResult<()> {
+    match if_match.map(str::trim) {
+        None | Some("*") => Ok(()),
+        Some(tags) => {
+            let v = rec.version();
+            let strip = |t: &str| t.trim().trim_start_matches("W/").trim_matches('"').to_owned();
+            if tags.split(',').any(|t| strip(t) == strip(&v)) {
+                Ok(())
+            } else {
+                Err(ScimError::precondition_failed(format!("the user's version is {v}")))
+            }
+        }
+    }
+}
+
+/// How a PUT or PATCH body turned into a new state.
+enum Change<'b> {
+    Replace(&'b Value),
+    Patch(&'b [patch::Operation]),
+}
+
+/// The new record a change asks for, from the current one. No I/O.
+fn desired(ctx: &Ctx<'_>, cur: &UserRecord, change: &Change<'_>) -> ScimResult<UserRecord> {
+    let (mut attrs, role_removed) = match change {
+        Change::Replace(body) => (user::read(body)?, false),
+        Change::Patch(ops) => {
+            let mut resource = cur.render(ctx);
+            patch::apply(&mut resource, ops)?;
+            let had_role = true;
+            let attrs = user::read(&resource)?;
+            let has_role = attrs.get("roles").is_some() || attrs.get(FASTLY_USER).and_then(|e| e.get("role")).is_some();
+            (attrs, had_role && !has_role)
+        }
+    };
+    if role_removed {
+        return Err(ScimError::invalid_value("a Fastly user needs a role: replace the role instead of removing it"));
+    }
+    let new_user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or_default();
+    if keys::fold(new_user_name) != keys::fold(cur.user_name()) {
+        return Err(ScimError::mutability(format!(
+            "userName cannot change from '{}' to '{new_user_name}': it is the Fastly login; contact Fastly support to change it",
+            cur.user_name()
+        )));
+    }
+    // A change of case only is no change of login: keep the stored spelling.
+    attrs.insert("userName".into(), json!(cur.user_name()));
+    let role_req = take_roles(&mut attrs);
+    let role = decide_role(&role_req, Some(cur), ctx.policy)?;
+    let active = attrs.remove("active").and_then(|v| v.as_bool()).unwrap_or(cur.active);
+    let mut next = cur.clone();
+    next.attributes = attrs;
+    next.active = active;
+    if let Some(role) = role {
+        next.role = role.clone();
+        next.fastly_roles = vec![role];
+    }
+    Ok(next)
+}
+
+/// Makes Fastly match `next`, given that it matched `cur`. Returns the upstream writes spent.
+fn apply_upstream(ctx: &Ctx<'_>, cur: &UserRecord, next: &mut UserRecord) -> ScimResult<()> {
+    match (cur.active && cur.fastly_id.is_some(), next.active) {
+        (true, false) => {
+            if let Some(fid) = &cur.fastly_id {
+                ctx.api.delete_user(fid)?;
+            }
+            next.fastly_id = None;
+        }
+        (false, true) => create_upstream(ctx, next)?,
+        (true, true) => {
+            let mut fields = UserFields::default();
+            if next.role != cur.role || (next.fastly_roles != cur.fastly_roles && next.fastly_roles.len() == 1) {
+                fields.role = Some(next.role.clone());
+            }
+            let name = fastly_name(&next.attributes, &next.login);
+            if name != fastly_name(&cur.attributes, &cur.login) {
+                fields.name = Some(name);
+            }
+            if let (false, Some(fid)) = (fields.is_empty(), &cur.fastly_id) {
+                let u = ctx.api.update_user(fid, &fields)?;
+                next.fastly_roles = u.role_list();
+            }
+        }
+        (false, false) => {}
+    }
+    Ok(())
+}
+
+fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -> ScimResult<UserRecord> {
+    for _ in 0..MAX_ATTEMPTS {
+        let loaded = load(ctx, id)?;
+        let cur = match loaded.generation {
+            Some(_) => refreshed(ctx, loaded.record)?,
+            None => loaded.record,
+        };
+        check_if_match(&cur, if_match)?;
+        let mut next = desired(ctx, &cur, &change)?;
+        if next == cur {
+            return Ok(cur);
+        }
+        if loaded.generation.is_none() {
+            // Adopting a control-panel user: its userName must be free in the store.
+            claim_user_name(ctx, cur.user_name(), &cur.id)?;
+        }
+        apply_upstream(ctx, &cur, &mut next)?;
+        next.revision = cur.revision + 1;
+        next.last_modified = crate::time::format(ctx.now);
+        let write = match loaded.generation {
+            Some(g) => Write::IfGeneration(g),
+            None => Write::IfAbsent,
+        };
+        match save(ctx, &next, write) {
+            Ok(()) => {
+                write_indexes(ctx, &next, Some(&cur))?;
+                let op = match (cur.active, next.active) {
+                    (true, false) => "deactivate",
+                    (false, true) => "reactivate",
+                    _ => "update",
+                };
+                audit(ctx, op, &next, Some(&cur.role), "ok", None);
+                return Ok(next);
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(store_err(e)),
+        }
+    }
+    Err(ScimError::uniqueness("the user is being changed concurrently; retry the request"))
+}
+
+pub fn replace(ctx: &Ctx<'_>, id: &str, body: &Value, if_match: Option<&str>) -> ScimResult<UserRecord> {
+    modify(ctx, id, if_match, Change::Replace(body))
+}
+
+pub fn patch(ctx: &Ctx<'_>, id: &str, body: &Value, if_match: Option<&str>) -> ScimResult<UserRecord> {
+    let ops = patch::parse(body)?;
+    modify(ctx, id, if_match, Change::Patch(&ops))
+}
+
+pub fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+    let loaded = load(ctx, id)?;
+    let rec = loaded.record;
+    check_if_match(&rec, if_match)?;
+    if let Some(fid) = &rec.fastly_id {
+        ctx.api.delete_user(fid)?;
+    }
+    let tenant = &ctx.tenant.customer_id;
+    if loaded.generation.is_some() {
+        ctx.store.delete(&keys::user(tenant, &rec.id)).map_err(store_err)?;
+        ctx.store.delete(&keys::user_name(tenant, rec.user_name())).map_err(store_err)?;
+        if let Some(fid) = &rec.fastly_id {
+            ctx.store.delete(&keys::fastly_user(tenant, fid)).map_err(store_err)?;
+        }
+        if let Some(ext) = rec.attributes.get("externalId").and_then(Value::as_str) {
+            ctx.store.delete(&keys::external_id(tenant, ext)).map_err(store_err)?;
+        }
+    }
+    audit(ctx, "delete", &rec, Some(&rec.role), "ok", None);
+    Ok(())
+}
+
+/// Every user of the account: stored records, brought up to date with Fastly, and the Fastly
+/// users no record is linked to. Sorted by id, so pages are stable whatever their size.
+fn all_users(ctx: &Ctx<'_>) -> ScimResult<Vec<UserRecord>> {
+    let tenant = &ctx.tenant.customer_id;
+    let mut records = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = ctx.store.list(&keys::users_prefix(tenant), cursor.as_deref(), 1000).map_err(store_err)?;
+        for key in &page.keys {
+            if let Some(e) = ctx.store.get(key).map_err(store_err)? {
+                records.push(parse_record(&e.value)?);
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let fastly = ctx.api.list_users(tenant)?;
+    for rec in &mut records {
+        if let (true, Some(fid)) = (rec.active, rec.fastly_id.clone()) {
+            match fastly.iter().find(|u| u.id == fid) {
+                Some(u) => rec.refresh_from(u),
+                None => {
+                    rec.active = false;
+                    rec.fastly_id = None;
+                }
+            }
+        }
+    }
+    let linked: Vec<String> = records.iter().filter_map(|r| r.fastly_id.clone()).collect();
+    let stored_ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    for u in &fastly {
+        if !linked.contains(&u.id) && !stored_ids.contains(&u.id) {
+            records.push(UserRecord::from_fastly(u, ctx.now));
+        }
+    }
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(records)
+}
+
+/// The candidates an indexed equality names, or `None` when the filter needs a full listing.
+fn indexed(ctx: &Ctx<'_>, key: &IndexKey) -> ScimResult<Option<Vec<UserRecord>>> {
+    let tenant = &ctx.tenant.customer_id;
+    let index_key = match key {
+        IndexKey::UserName(v) => keys::user_name(tenant, v),
+        IndexKey::ExternalId(v) => keys::external_id(tenant, v),
+        IndexKey::Id(v) => {
+            return match get(ctx, v) {
+                Ok(r) => Ok(Some(vec![r])),
+                Err(e) if e.status == 404 => Ok(Some(Vec::new())),
+                Err(e) => Err(e),
+            }
+        }
+        IndexKey::Email(_) => return Ok(None),
+    };
+    match read_id_key(ctx, &index_key)? {
+        Some((id, _)) => match load_stored(ctx, &id)? {
+            Some(l) => Ok(Some(vec![refreshed(ctx, l.record)?])),
+            // A claim without a record: a create in flight or one that failed half-way.
+            None => Ok(Some(Vec::new())),
+        },
+        // Not in the store: only a control-panel user can still match a userName.
+        None => match key {
+            IndexKey::UserName(v) => {
+                let found: Vec<UserRecord> = ctx
+                    .api
+                    .list_users(tenant)?
+                    .iter()
+                    .filter(|u| keys::fold(&u.login) == keys::fold(v))
+                    .map(|u| UserRecord::from_fastly(u, ctx.now))
+                    .collect();
+                let mut unlinked = Vec::new();
+                for r in found {
+                    let fid = r.fastly_id.clone().unwrap_or_default();
+                    if read_id_key(ctx, &keys::fastly_user(tenant, &fid))?.is_none() {
+                        unlinked.push(r);
+                    }
+                }
+                Ok(Some(unlinked))
+            }
+            _ => Ok(Some(Vec::new())),
+        },
+    }
+}
+
+pub struct ListResult {
+    pub total: usize,
+    pub resources: Vec<Value>,
+}
+
+pub fn list(
+    ctx: &Ctx<'_>,
+    filter: Option<&Filter>,
+    paging: &Paging,
+    projection: &Projection,
+) -> ScimResult<ListResult> {
+    let candidates = match filter.and_then(Filter::index_key) {
+        Some(key) => match indexed(ctx, &key)? {
+            Some(c) => c,
+            None => all_users(ctx)?,
+        },
+        None => all_users(ctx)?,
+    };
+    let mut matching: Vec<Value> = Vec::new();
+    for rec in &candidates {
+        let resource = rec.render(ctx);
+        if filter.is_none_or(|f| f.matches(&resource)) {
+            matching.push(resource);
+        }
+    }
+    let total = matching.len();
+    let resources = matching.get(paging.range(total)).unwrap_or_default().iter().map(|r| projection.apply(r)).collect();
+    Ok(ListResult { total, resources })
+}

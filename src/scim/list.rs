@@ -1,0 +1,232 @@
+//! Lists (RFC 7644 §3.4.2): paging parameters, the ListResponse envelope, and attribute
+//! projection (§3.4.2.5 / §3.9), which applies to every response that returns users.
+
+use serde_json::{json, Map, Value};
+
+use super::error::{ScimError, ScimResult};
+use super::schema::{self, Resolved, Returned};
+
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+/// Page size when the client gives no `count`, and the largest page served. Both are advertised
+/// in `/ServiceProviderConfig` (`filter.maxResults`).
+pub const DEFAULT_COUNT: usize = 100;
+pub const MAX_COUNT: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paging {
+    /// 1-based.
+    pub start_index: usize,
+    pub count: usize,
+}
+
+impl Paging {
+    /// RFC 7644 §3.4.2.4: a startIndex below 1 means 1; a negative count means 0. Values that
+    /// are not integers are a client error. `count` is capped at [`MAX_COUNT`].
+    pub fn parse(start_index: Option<&str>, count: Option<&str>) -> ScimResult<Paging> {
+        let int = |name: &str, v: Option<&str>| -> ScimResult<Option<i64>> {
+            match v.map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(s) => s
+                    .parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| ScimError::invalid_value(format!("'{name}' must be an integer, not '{s}'"))),
+            }
+        };
+        let start = int("startIndex", start_index)?.unwrap_or(1).max(1);
+        let count = int("count", count)?.map_or(DEFAULT_COUNT as i64, |c| c.max(0));
+        Ok(Paging {
+            start_index: usize::try_from(start).unwrap_or(usize::MAX),
+            count: usize::try_from(count).unwrap_or(usize::MAX).min(MAX_COUNT),
+        })
+    }
+
+    /// The slice of `total` items this page covers, as a range of 0-based indexes.
+    pub fn range(&self, total: usize) -> std::ops::Range<usize> {
+        let from = (self.start_index - 1).min(total);
+        from..from.saturating_add(self.count).min(total)
+    }
+}
+
+/// The ListResponse envelope. Counters are JSON integers; `itemsPerPage` is what is returned.
+pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+/// `attributes` / `excludedAttributes` as requested.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    attributes: Vec<Resolved>,
+    excluded: Vec<Resolved>,
+}
+
+impl Projection {
+    /// Comma-separated attribute paths. Names the server does not know are ignored: they
+    /// cannot be returned, and excluding them changes nothing.
+    pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Projection {
+        let paths = |s: Option<&str>| -> Vec<Resolved> {
+            s.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()).filter_map(schema::resolve).collect()
+        };
+        Projection { attributes: paths(attributes), excluded: paths(excluded) }
+    }
+
+    pub fn apply(&self, resource: &Value) -> Value {
+        let Some(obj) = resource.as_object() else { return resource.clone() };
+        let mut out = if self.attributes.is_empty() {
+            let mut out = obj.clone();
+            for path in &self.excluded {
+                remove(&mut out, path);
+            }
+            out
+        } else {
+            let mut out = Map::new();
+            for path in &self.attributes {
+                copy(obj, &mut out, path);
+            }
+            out
+        };
+        // Attributes returned "always" cannot be left out (RFC 7643 §7); `schemas` neither.
+        for key in ["schemas", "id"] {
+            if let Some(v) = obj.get(key) {
+                out.insert(key.into(), v.clone());
+            }
+        }
+        always(obj, &mut out);
+        Value::Object(out)
+    }
+}
+
+fn container<'a>(obj: &'a Map<String, Value>, path: &Resolved) -> Option<&'a Map<String, Value>> {
+    match path.extension {
+        Some(ext) => obj.get(ext.id)?.as_object(),
+        None => Some(obj),
+    }
+}
+
+fn copy(obj: &Map<String, Value>, out: &mut Map<String, Value>, path: &Resolved) {
+    let Some(src) = container(obj, path) else { return };
+    let Some(value) = src.get(path.attribute.name) else { return };
+    let picked = match path.sub {
+        None => Some(value.clone()),
+        Some(sub) => pick_sub(value, sub.name),
+    };
+    let Some(picked) = picked else { return };
+    let dst = match path.extension {
+        Some(ext) => match out.entry(ext.id).or_insert_with(|| Value::Object(Map::new())) {
+            Value::Object(m) => m,
+            _ => return,
+        },
+        None => out,
+    };
+    match (dst.get_mut(path.attribute.name), picked) {
+        (Some(Value::Object(have)), Value::Object(more)) => have.extend(more),
+        (Some(Value::Array(have)), Value::Array(more)) => {
+            for (h, m) in have.iter_mut().zip(more) {
+                if let (Value::Object(h), Value::Object(m)) = (h, m) {
+                    h.extend(m);
+                }
+            }
+        }
+        (_, picked) => {
+            dst.insert(path.attribute.name.to_owned(), picked);
+        }
+    }
+}
+
+fn pick_sub(value: &Value, sub: &str) -> Option<Value> {
+    match value {
+        Value::Object(m) => m.get(sub).map(|v| json!({ sub: v })),
+        Value::Array(items) => Some(Value::Array(
+            items.iter().map(|i| i.get(sub).map_or_else(|| json!({}), |v| json!({ sub: v }))).collect(),
+        )),
+        _ => None,
+    }
+}
+
+fn remove(out: &mut Map<String, Value>, path: &Resolved) {
+    if path.target().returned == Returned::Always {
+        return;
+    }
+    let dst = match path.extension {
+        Some(ext) => match out.get_mut(ext.id) {
+            Some(Value::Object(m)) => m,
+            _ => return,
+        },
+        None => out,
+    };
+    match path.sub {
+        None => {
+            dst.remove(path.attribute.name);
+        }
+        Some(sub) => match dst.get_mut(path.attribute.name) {
+            Some(Value::Object(m)) => {
+                m.remove(sub.name);
+            }
+            Some(Value::Array(items)) => {
+                for i in items.iter_mut().filter_map(Value::as_object_mut) {
+                    i.remove(sub.name);
+                }
+            }
+            _ => {}
+        },
+    }
+}
+
+/// Copies attributes whose `returned` is `always` (beyond `id`), should a schema define any.
+fn always(obj: &Map<String, Value>, out: &mut Map<String, Value>) {
+    for attr in schema::USER_SCHEMA.attributes.iter().filter(|a| a.returned == Returned::Always) {
+        if let Some(v) = obj.get(attr.name) {
+            out.insert(attr.name.to_owned(), v.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::{ENTERPRISE_USER, FASTLY_USER};
+
+    fn user() -> Value {
+        json!({"schemas":["s"],"id":"1","userName":"a@x.com","name":{"givenName":"A","familyName":"B"},
+            "emails":[{"value":"a@x.com","type":"work"}],"active":true,"meta":{"version":"W/\"1\""},
+            ENTERPRISE_USER:{"department":"D","costCenter":"C"}, FASTLY_USER:{"role":"user"}})
+    }
+
+    #[test]
+    fn paging_follows_rfc_rules() {
+        assert_eq!(Paging::parse(None, None).unwrap(), Paging { start_index: 1, count: DEFAULT_COUNT });
+        assert_eq!(Paging::parse(Some("0"), Some("-3")).unwrap(), Paging { start_index: 1, count: 0 });
+        assert_eq!(Paging::parse(Some("5"), Some("100000")).unwrap().count, MAX_COUNT);
+        assert_eq!(Paging::parse(Some("x"), None).unwrap_err().status, 400);
+        let p = Paging { start_index: 3, count: 2 };
+        assert_eq!(p.range(10), 2..4);
+        assert_eq!(p.range(3), 2..3);
+        assert_eq!(p.range(1), 1..1);
+    }
+
+    #[test]
+    fn attributes_keep_only_what_was_asked_plus_always() {
+        let p = Projection::parse(Some("userName,name.givenName,emails.value,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None);
+        let r = p.apply(&user());
+        assert_eq!(
+            r,
+            json!({"schemas":["s"],"id":"1","userName":"a@x.com","name":{"givenName":"A"},"emails":[{"value":"a@x.com"}],
+                ENTERPRISE_USER:{"department":"D"}})
+        );
+    }
+
+    #[test]
+    fn excluded_attributes_never_drop_id() {
+        let p = Projection::parse(None, Some("id,name,emails.type,meta"));
+        let r = p.apply(&user());
+        assert_eq!(r["id"], "1");
+        assert!(r.get("name").is_none() && r.get("meta").is_none());
+        assert_eq!(r["emails"], json!([{"value":"a@x.com"}]));
+    }
+}
