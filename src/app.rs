@@ -73,6 +73,7 @@ fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
         (Method::Get, ["ServiceProviderConfig"]) => Ok(Response::scim(200, &discovery::service_provider_config(&base))),
         (Method::Get, ["ResourceTypes"]) => Ok(Response::scim(200, &discovery::resource_types(&base))),
         (Method::Get, ["ResourceTypes", "User"]) => Ok(Response::scim(200, &discovery::user_resource_type(&base))),
+        (Method::Get, ["ResourceTypes", id]) => Err(ScimError::not_found(format!("no resource type '{id}'"))),
         (Method::Get, ["Schemas"]) => Ok(Response::scim(200, &discovery::schemas(&base))),
         (Method::Get, ["Schemas", id]) => match discovery::find_schema(id) {
             Some(s) => Ok(Response::scim(200, &discovery::schema(s, &base))),
@@ -80,7 +81,8 @@ fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
         },
         (Method::Get, ["Users"]) => list_users(&ctx, req),
         (Method::Post, ["Users"]) => create_user(&ctx, req),
-        (Method::Post, ["Users", ".search"]) => search_users(&ctx, req),
+        // Users are the only resource type, so a search at the root is a search of Users.
+        (Method::Post, ["Users", ".search"] | [".search"]) => search_users(&ctx, req),
         (Method::Get, ["Users", id]) => get_user(&ctx, req, id),
         (Method::Put, ["Users", id]) => {
             let rec = provision::replace(&ctx, id, &req.json_body()?, req.header("if-match"))?;

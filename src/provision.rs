@@ -30,6 +30,9 @@ const MAX_ATTEMPTS: usize = 4;
 pub struct Policy {
     /// Roles SCIM may grant; `None` means every role Fastly knows.
     pub allowed_roles: Option<Vec<String>>,
+    /// For test and staging accounts only: a user whose userName is not an email and who has no
+    /// email gets the login `<userName>@<this domain>`. Unset (the default), such a user is refused.
+    pub fallback_login_domain: Option<String>,
 }
 
 /// Receives one JSON line per change. Never given a token or a password.
@@ -62,6 +65,9 @@ pub struct UserRecord {
     pub active: bool,
     /// The role SCIM manages.
     pub role: String,
+    /// The `display` and `type` the client gave the role in `roles[]`.
+    #[serde(default)]
+    pub role_detail: Map<String, Value>,
     /// Every role Fastly last showed (several when set in the control panel).
     pub fastly_roles: Vec<String>,
     pub fastly_id: Option<String>,
@@ -88,6 +94,7 @@ impl UserRecord {
                 id: &self.id,
                 active: self.active,
                 role: Some(&self.role),
+                role_detail: &self.role_detail,
                 roles: &self.fastly_roles,
                 fastly_user_id: self.fastly_id.as_deref(),
                 customer_id: &ctx.tenant.customer_id,
@@ -128,6 +135,7 @@ impl UserRecord {
             attributes,
             active: true,
             role: u.role.clone().or_else(|| roles.first().cloned()).unwrap_or_else(|| DEFAULT_ROLE.into()),
+            role_detail: Map::new(),
             fastly_roles: roles,
             fastly_id: Some(u.id.clone()),
             login: u.login.clone(),
@@ -239,15 +247,21 @@ fn is_email(s: &str) -> bool {
 }
 
 /// The Fastly login: the userName when it is an email (Okta's default), else the primary email.
-fn login_for(attrs: &Map<String, Value>) -> ScimResult<String> {
+fn login_for(attrs: &Map<String, Value>, policy: &Policy) -> ScimResult<String> {
     let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or_default();
     if is_email(user_name) {
         return Ok(user_name.to_owned());
     }
     let emails = attrs.get("emails").and_then(Value::as_array).cloned().unwrap_or_default();
     let primary = emails.iter().find(|e| e.get("primary") == Some(&Value::Bool(true))).or_else(|| emails.first());
+    let local_part_safe = |s: &str| {
+        !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+    };
     match primary.and_then(|e| e.get("value")).and_then(Value::as_str) {
         Some(e) if is_email(e) => Ok(e.to_owned()),
+        None if local_part_safe(user_name) && policy.fallback_login_domain.is_some() => {
+            Ok(format!("{user_name}@{}", policy.fallback_login_domain.as_deref().unwrap_or_default()))
+        }
         _ => Err(ScimError::invalid_value(format!(
             "a Fastly login is an email address: userName '{user_name}' is not one, and no email is given"
         ))),
@@ -268,30 +282,45 @@ fn fastly_name(attrs: &Map<String, Value>, login: &str) -> String {
         .unwrap_or_else(|| login.to_owned())
 }
 
-/// The roles a client asked for: `roles[].value` and the Fastly extension's `role`.
+/// The roles a client asked for: `roles[]` (objects or plain strings) and the Fastly extension's `role`.
 struct RoleRequest {
     roles: Vec<String>,
+    /// The `roles[]` elements as sent, for their `display` and `type`.
+    elements: Vec<Map<String, Value>>,
     extension: Option<String>,
 }
 
+impl RoleRequest {
+    /// What the client said about `role` beyond its name (`display`, `type`), if it sent it.
+    fn detail(&self, role: &str) -> Option<Map<String, Value>> {
+        self.elements.iter().find(|e| e.get("value").and_then(Value::as_str) == Some(role)).map(|e| {
+            e.iter()
+                .filter(|(k, _)| matches!(k.as_str(), "display" | "type" | "primary"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+    }
+}
+
 fn take_roles(attrs: &mut Map<String, Value>) -> RoleRequest {
-    let roles = attrs
+    let elements: Vec<Map<String, Value>> = attrs
         .remove("roles")
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
-        .iter()
-        .filter_map(|r| r.get("value").and_then(Value::as_str).map(str::to_owned))
-        .fold(Vec::new(), |mut acc, r| {
-            if !acc.contains(&r) {
-                acc.push(r);
-            }
-            acc
-        });
+        .into_iter()
+        .filter_map(|v| v.as_object().cloned())
+        .collect();
+    let mut roles: Vec<String> = Vec::new();
+    for r in elements.iter().filter_map(|e| e.get("value").and_then(Value::as_str)) {
+        if !roles.iter().any(|x| x == r) {
+            roles.push(r.to_owned());
+        }
+    }
     let mut extension = None;
     if let Some(Value::Object(mut ext)) = attrs.remove(FASTLY_USER) {
         extension = ext.remove("role").and_then(|v| v.as_str().map(str::to_owned));
     }
-    RoleRequest { roles, extension }
+    RoleRequest { roles, elements, extension }
 }
 
 fn check_role(role: &str, policy: &Policy) -> ScimResult<()> {
@@ -325,45 +354,51 @@ fn multiple_roles(roles: &[String]) -> ScimError {
     ))
 }
 
-/// The role to set, or `None` to keep the current one. A request that only echoes what the
-/// user already has (several roles set in the control panel included) changes nothing.
-fn decide_role(req: &RoleRequest, current: Option<&UserRecord>, policy: &Policy) -> ScimResult<Option<String>> {
-    let chosen = match current {
-        None => {
-            let mut all = req.roles.clone();
-            if let Some(e) = &req.extension {
-                if !all.contains(e) {
-                    all.push(e.clone());
-                }
-            }
-            if all.len() > 1 {
-                return Err(multiple_roles(&all));
-            }
-            all.into_iter().next()
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Create,
+    Replace,
+    Patch,
+}
+
+/// The role to set, or `None` to keep the current one (or the default on create).
+///
+/// - A request that only echoes what the user has (several roles set in the control panel
+///   included) changes nothing: roles are never collapsed behind the admin's back.
+/// - `roles[]` may name one role. A PATCH that adds a role to a user replaces the role, since a
+///   user has one; a PUT or POST naming several is refused.
+/// - When `roles[]` and the Fastly extension's `role` both ask for a change, the extension's
+///   `role` (the Fastly-specific attribute, the one Okta maps) wins.
+fn decide_role(
+    req: &RoleRequest,
+    current: Option<&UserRecord>,
+    mode: Mode,
+    policy: &Policy,
+) -> ScimResult<Option<String>> {
+    let mut have: Vec<&String> = Vec::new();
+    if let Some(cur) = current {
+        have = cur.fastly_roles.iter().collect();
+        if !have.contains(&&cur.role) {
+            have.push(&cur.role);
         }
-        Some(cur) => {
-            let mut have: Vec<&String> = cur.fastly_roles.iter().collect();
-            if !have.contains(&&cur.role) {
-                have.push(&cur.role);
-            }
-            let same_set = |list: &[String]| list.len() == have.len() && list.iter().all(|r| have.contains(&r));
-            let ext_changed = req.extension.as_ref().filter(|e| **e != cur.role);
-            let roles_changed = !req.roles.is_empty() && !same_set(&req.roles) && req.roles != [cur.role.clone()];
-            match (ext_changed, roles_changed) {
-                (Some(e), false) => Some(e.clone()),
-                (None, true) if req.roles.len() > 1 => return Err(multiple_roles(&req.roles)),
-                (None, true) => req.roles.first().cloned(),
-                (Some(e), true) if req.roles.len() == 1 && req.roles.first() == Some(e) => Some(e.clone()),
-                (Some(e), true) => {
-                    return Err(ScimError::invalid_value(format!(
-                        "roles ({}) and the Fastly extension's role ('{e}') disagree; send one role",
-                        req.roles.join(", ")
-                    )))
-                }
-                (None, false) => None,
-            }
+    }
+    let echoes = current.is_some()
+        && (req.roles.len() == have.len() && req.roles.iter().all(|r| have.contains(&r))
+            || current.is_some_and(|c| req.roles == [c.role.clone()]));
+    let from_roles = if req.roles.is_empty() || echoes {
+        None
+    } else if let [only] = req.roles.as_slice() {
+        Some(only.clone())
+    } else {
+        let added: Vec<&String> = req.roles.iter().filter(|r| !have.contains(r)).collect();
+        match (mode, added.as_slice(), current) {
+            (Mode::Patch, [one], _) => Some((*one).clone()),
+            (Mode::Patch, [], Some(cur)) if req.roles.contains(&cur.role) => None,
+            _ => return Err(multiple_roles(&req.roles)),
         }
     };
+    let from_extension = req.extension.clone().filter(|e| current.is_none_or(|c| *e != c.role));
+    let chosen = from_extension.or(from_roles);
     if let Some(r) = &chosen {
         check_role(r, policy)?;
     }
@@ -488,9 +523,10 @@ fn release_user_name(ctx: &Ctx<'_>, user_name: &str) {
 pub fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<UserRecord> {
     let mut attrs = user::read(body)?;
     let role_req = take_roles(&mut attrs);
-    let role = decide_role(&role_req, None, ctx.policy)?.unwrap_or_else(|| DEFAULT_ROLE.to_owned());
+    let role = decide_role(&role_req, None, Mode::Create, ctx.policy)?.unwrap_or_else(|| DEFAULT_ROLE.to_owned());
+    let role_detail = role_req.detail(&role).unwrap_or_default();
     let active = attrs.remove("active").and_then(|v| v.as_bool()).unwrap_or(true);
-    let login = login_for(&attrs)?;
+    let login = login_for(&attrs, ctx.policy)?;
     let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or_default().to_owned();
     // A control-panel user with this login is reached through its own id, not created again.
     let id = (ctx.new_id)();
@@ -501,6 +537,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<UserRecord> {
         attributes: attrs,
         active,
         role,
+        role_detail,
         fastly_roles: Vec::new(),
         fastly_id: None,
         login,
@@ -569,7 +606,8 @@ fn desired(ctx: &Ctx<'_>, cur: &UserRecord, change: &Change<'_>) -> ScimResult<U
     // A change of case only is no change of login: keep the stored spelling.
     attrs.insert("userName".into(), json!(cur.user_name()));
     let role_req = take_roles(&mut attrs);
-    let role = decide_role(&role_req, Some(cur), ctx.policy)?;
+    let mode = if matches!(change, Change::Patch(_)) { Mode::Patch } else { Mode::Replace };
+    let role = decide_role(&role_req, Some(cur), mode, ctx.policy)?;
     let active = attrs.remove("active").and_then(|v| v.as_bool()).unwrap_or(cur.active);
     let mut next = cur.clone();
     next.attributes = attrs;
@@ -577,6 +615,9 @@ fn desired(ctx: &Ctx<'_>, cur: &UserRecord, change: &Change<'_>) -> ScimResult<U
     if let Some(role) = role {
         next.role = role.clone();
         next.fastly_roles = vec![role];
+    }
+    if let Some(detail) = role_req.detail(&next.role) {
+        next.role_detail = detail;
     }
     Ok(next)
 }

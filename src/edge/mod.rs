@@ -49,6 +49,7 @@ pub fn handle(mut req: Request) -> Response {
     let policy = Policy {
         allowed_roles: setting("allowed_roles")
             .map(|v| v.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect()),
+        fallback_login_domain: setting("fallback_login_domain").filter(|d| !d.trim().is_empty()),
     };
     let transport = BackendTransport::new(API_BACKEND);
     let audit = LogAudit;

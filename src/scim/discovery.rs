@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::list::{list_response, MAX_COUNT};
-use super::schema::{Attribute, Schema, ALL_SCHEMAS, CORE_USER, USER_EXTENSIONS};
+use super::schema::{Attribute, Schema, ALL_SCHEMAS, CORE_USER, FASTLY_USER, USER_EXTENSIONS};
 
 pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
@@ -38,7 +38,9 @@ pub fn service_provider_config(base: &str) -> Value {
 }
 
 pub fn user_resource_type(base: &str) -> Value {
-    let extensions: Vec<Value> = USER_EXTENSIONS.iter().map(|s| json!({"schema": s.id, "required": false})).collect();
+    // Every user carries the Fastly extension (its role); the enterprise extension is optional.
+    let extensions: Vec<Value> =
+        USER_EXTENSIONS.iter().map(|s| json!({"schema": s.id, "required": s.id == FASTLY_USER})).collect();
     json!({
         "schemas": [RESOURCE_TYPE_SCHEMA],
         "id": "User",

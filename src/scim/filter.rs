@@ -375,6 +375,7 @@ static SCHEMAS_ATTRIBUTE: Attribute = Attribute {
     canonical_values: &[],
     reference_types: &["uri"],
     sub_attributes: &[],
+    server_default: false,
     filterable: true,
 };
 

@@ -80,6 +80,7 @@ impl Projection {
         let Some(obj) = resource.as_object() else { return resource.clone() };
         let mut out = if self.attributes.is_empty() {
             let mut out = obj.clone();
+            strip_request_only(&mut out);
             for path in &self.excluded {
                 remove(&mut out, path);
             }
@@ -175,6 +176,18 @@ fn remove(out: &mut Map<String, Value>, path: &Resolved) {
             }
             _ => {}
         },
+    }
+}
+
+/// Drops attributes that are returned only when asked for by name (`returned: request`).
+fn strip_request_only(out: &mut Map<String, Value>) {
+    for s in schema::ALL_SCHEMAS {
+        let container =
+            if s.id == schema::CORE_USER { Some(&mut *out) } else { out.get_mut(s.id).and_then(Value::as_object_mut) };
+        let Some(container) = container else { continue };
+        for a in s.attributes.iter().filter(|a| a.returned == Returned::Request) {
+            container.remove(a.name);
+        }
     }
 }
 

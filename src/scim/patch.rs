@@ -495,7 +495,8 @@ fn apply_schema(
             Ok(())
         }
         Some(Value::Object(members)) => {
-            for (key, v) in members {
+            // An extension object may carry its own `schemas` (scim2-models does): not an attribute.
+            for (key, v) in members.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("schemas")) {
                 let path = parse_path(&format!("{}:{key}", target.id))?;
                 apply_at(root, op, &path, Some(v), true)?;
             }

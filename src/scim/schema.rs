@@ -107,6 +107,9 @@ pub struct Attribute {
     pub canonical_values: &'static [&'static str],
     pub reference_types: &'static [&'static str],
     pub sub_attributes: &'static [Attribute],
+    /// For a required attribute: the server supplies a value on creation when the client gives
+    /// none (`active: true`, the `user` role), so the client need not send it.
+    pub server_default: bool,
     /// Whether filters may name this attribute. Attributes that are never returned are not
     /// filterable, so a filter cannot probe what a GET would not show.
     pub filterable: bool,
@@ -127,6 +130,7 @@ impl Attribute {
             canonical_values: &[],
             reference_types: &[],
             sub_attributes: &[],
+            server_default: false,
             filterable: true,
         }
     }
@@ -162,10 +166,23 @@ impl Attribute {
         self.mutability = Mutability::ReadOnly;
         self
     }
+    const fn immutable(mut self) -> Self {
+        self.mutability = Mutability::Immutable;
+        self
+    }
     const fn write_only(mut self) -> Self {
         self.mutability = Mutability::WriteOnly;
         self.returned = Returned::Never;
         self.filterable = false;
+        self
+    }
+    const fn defaulted(mut self) -> Self {
+        self.required = true;
+        self.server_default = true;
+        self
+    }
+    const fn on_request(mut self) -> Self {
+        self.returned = Returned::Request;
         self
     }
     const fn always(mut self) -> Self {
@@ -259,9 +276,13 @@ const GROUP_SUBS: &[Attribute] = &[
 ];
 
 const USER_ATTRIBUTES: &[Attribute] = &[
-    Attribute::string("userName", "The user's login, unique in the account. Fastly logins are email addresses.")
-        .required()
-        .server_unique(),
+    Attribute::string(
+        "userName",
+        "The user's login, unique in the account. It becomes the Fastly login (an email address) and cannot change afterwards: contact Fastly support to change a login.",
+    )
+    .required()
+    .immutable()
+    .server_unique(),
     Attribute::complex("name", "The components of the user's name.", NAME_SUBS),
     Attribute::string("displayName", "The name shown for the user."),
     Attribute::string("nickName", "The casual name of the user."),
@@ -270,12 +291,15 @@ const USER_ATTRIBUTES: &[Attribute] = &[
     Attribute::string("preferredLanguage", "The preferred language, e.g. 'en-US'."),
     Attribute::string("locale", "The default location, e.g. 'en-US'."),
     Attribute::string("timezone", "The time zone, in IANA format, e.g. 'Europe/Amsterdam'."),
-    Attribute::boolean("active", "Whether the user has access to Fastly."),
+    // Required: every user is active or not. On creation the server supplies `true` when absent.
+    Attribute::boolean("active", "Whether the user has access to Fastly. false removes the Fastly user; true restores it.")
+        .defaulted(),
     Attribute::string("password", "Accepted and discarded: Fastly users sign in with SSO.").write_only(),
     Attribute::complex("emails", "Email addresses of the user.", EMAIL_SUBS).multi(),
     Attribute::complex("phoneNumbers", "Phone numbers of the user.", PHONE_SUBS).multi(),
     Attribute::complex("addresses", "Physical mailing addresses of the user.", ADDRESS_SUBS).multi(),
-    Attribute::complex("roles", "The user's Fastly role. One role per user.", ROLE_SUBS).multi(),
+    // Required: every Fastly user has a role. On creation the server supplies `user` when absent.
+    Attribute::complex("roles", "The user's Fastly role. One role per user through SCIM.", ROLE_SUBS).multi().defaulted(),
     Attribute::complex("groups", "Groups the user belongs to (none: scim-edge serves Users only).", GROUP_SUBS)
         .multi()
         .read_only(),
@@ -297,11 +321,14 @@ const ENTERPRISE_ATTRIBUTES: &[Attribute] = &[
 ];
 
 const FASTLY_ATTRIBUTES: &[Attribute] = &[
-    Attribute::string("role", "The Fastly role of the user, the same as roles[].value.").canonical(FASTLY_ROLES),
+    Attribute::string("role", "The Fastly role of the user, the same as the primary roles[].value.")
+        .canonical(FASTLY_ROLES)
+        .defaulted(),
     Attribute::string("userId", "The id of the Fastly user, absent while the user is inactive.")
         .read_only()
-        .case_exact(),
-    Attribute::string("customerId", "The id of the Fastly account.").read_only().case_exact(),
+        .case_exact()
+        .on_request(),
+    Attribute::string("customerId", "The id of the Fastly account.").read_only().case_exact().on_request(),
 ];
 
 /// Attributes every resource has (RFC 7643 §3.1). They are not part of any schema's

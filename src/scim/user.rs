@@ -49,7 +49,7 @@ pub fn read(input: &Value) -> ScimResult<Map<String, Value>> {
             }
         }
     }
-    for attr in schema::USER_SCHEMA.attributes.iter().filter(|a| a.required) {
+    for attr in schema::USER_SCHEMA.attributes.iter().filter(|a| a.required && !a.server_default) {
         if !out.contains_key(attr.name) {
             return Err(ScimError::invalid_value(format!("'{}' is required", attr.name)));
         }
@@ -168,6 +168,8 @@ pub struct Facts<'a> {
     pub active: bool,
     /// The role SCIM manages, and every role Fastly shows for the user.
     pub role: Option<&'a str>,
+    /// `display`/`type` of the role as the client sent it.
+    pub role_detail: &'a Map<String, Value>,
     pub roles: &'a [String],
     pub fastly_user_id: Option<&'a str>,
     pub customer_id: &'a str,
@@ -195,7 +197,14 @@ pub fn render(attributes: &Map<String, Value>, facts: &Facts<'_>) -> Value {
             .iter()
             .map(|r| {
                 let primary = Some(r.as_str()) == facts.role || (facts.role.is_none() && roles.len() == 1);
-                json!({"value": r, "primary": primary})
+                let mut element = Map::new();
+                element.insert("value".into(), json!(r));
+                element.insert("primary".into(), json!(primary));
+                if primary {
+                    // The client's own `display`, `type` and `primary` for the role it set.
+                    element.extend(facts.role_detail.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                Value::Object(element)
             })
             .collect();
         out.insert("roles".into(), Value::Array(list));
@@ -299,6 +308,7 @@ mod tests {
                 id: "u1",
                 active: true,
                 role: Some("engineer"),
+                role_detail: &Map::new(),
                 roles: &roles,
                 fastly_user_id: Some("F1"),
                 customer_id: "C1",

@@ -1,0 +1,68 @@
+# scim-edge — the two commands: `make serve` and `make test`. See README.md.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(CURDIR)/.tools/npm/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+WASM := target/wasm32-wasip1/release/scim-edge.wasm
+EMULATOR := target/release/emulator
+SHARED ?= $(CURDIR)/../shared
+
+.PHONY: serve test setup setup-test build lint unit wasm-test e2e scim2-tester conformance package clean
+
+## make serve: install what is missing, build, run the emulator and `fastly compute serve`.
+serve: setup build
+	scripts/serve.sh
+
+## make test: everything CI runs.
+test: setup-test
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory wasm-test
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory scim2-tester
+	@echo "make test: all passed"
+
+setup:
+	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh test
+
+build:
+	cargo build --bin scim-edge --release --target wasm32-wasip1
+	cargo build -p scim-edge-emulator --release
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --lib --bins --target wasm32-wasip1 -- -D warnings
+
+## Host tests: the core and the emulator.
+unit:
+	cargo test --workspace --lib --bins
+	cargo test -p scim-edge-emulator
+
+## The Fastly adapter, inside Viceroy (runner in .cargo/config.toml).
+wasm-test:
+	cargo nextest run --target wasm32-wasip1 --lib -E 'test(/^edge::/)'
+
+## End-to-end: the emulator + Viceroy + real HTTP.
+e2e:
+	SCIM_EDGE_WASM=$(CURDIR)/$(WASM) SCIM_EDGE_EMULATOR=$(CURDIR)/$(EMULATOR) \
+	  cargo test -p scim-edge --tests --no-fail-fast -- --test-threads 2
+
+scim2-tester:
+	scripts/conformance.sh scim2-tester
+
+## Okta's SPEC test and Microsoft's Postman tests, from $(SHARED)/conformance.
+conformance: setup-test build
+	SHARED=$(SHARED) scripts/conformance.sh all
+
+## The deployable package (pkg/scim-edge.tar.gz), as `fastly compute publish` builds it.
+package: setup
+	fastly compute build -q --non-interactive
+
+clean:
+	cargo clean
+	rm -rf pkg bin .tools
