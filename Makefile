@@ -50,7 +50,7 @@ wasm-test:
 ## End-to-end: the emulator + Viceroy + real HTTP.
 e2e:
 	SCIM_EDGE_WASM=$(CURDIR)/$(WASM) SCIM_EDGE_EMULATOR=$(CURDIR)/$(EMULATOR) \
-	  cargo test -p scim-edge --tests --no-fail-fast -- --test-threads 2
+	  cargo test -p scim-edge --test '*' --no-fail-fast -- --test-threads 2
 
 scim2-tester:
 	scripts/conformance.sh scim2-tester

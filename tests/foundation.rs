@@ -34,7 +34,11 @@ fn created_user_exists_in_fastly_and_reads_back() {
     let fastly = s.fastly_user_by_login(CUSTOMER_A, &email).expect("the user exists in Fastly");
     assert_eq!(fastly["role"], "user");
     assert_eq!(fastly["name"], "Slice Tester");
-    assert_eq!(r.body[FASTLY_USER]["userId"], fastly["id"]);
+    // The Fastly facts are returned on request (`returned: request`).
+    assert!(r.body[FASTLY_USER].get("userId").is_none());
+    let facts = s.get(&format!("/Users/{id}?attributes={FASTLY_USER}:userId,{FASTLY_USER}:customerId"));
+    assert_eq!(facts.body[FASTLY_USER]["userId"], fastly["id"]);
+    assert_eq!(facts.body[FASTLY_USER]["customerId"], CUSTOMER_A);
 
     let g = s.get(&format!("/Users/{id}"));
     assert_eq!(g.status, 200);
