@@ -596,15 +596,18 @@ fn desired(ctx: &Ctx<'_>, cur: &UserRecord, change: &Change<'_>) -> ScimResult<U
     if role_removed {
         return Err(ScimError::invalid_value("a Fastly user needs a role: replace the role instead of removing it"));
     }
-    let new_user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or_default();
-    if keys::fold(new_user_name) != keys::fold(cur.user_name()) {
+    let new_user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if keys::fold(&new_user_name) == keys::fold(cur.user_name()) {
+        // A change of case only is no change: keep the stored spelling.
+        attrs.insert("userName".into(), json!(cur.user_name()));
+    } else if keys::fold(cur.user_name()) == keys::fold(&cur.login) {
+        // The Fastly login is fixed when the user is created. A userName that is the login
+        // cannot change; one that is not (the login came from the email) is only a SCIM label.
         return Err(ScimError::mutability(format!(
-            "userName cannot change from '{}' to '{new_user_name}': it is the Fastly login; contact Fastly support to change it",
+            "userName cannot change from '{}' to '{new_user_name}': it is the Fastly login, which only Fastly support can change",
             cur.user_name()
         )));
     }
-    // A change of case only is no change of login: keep the stored spelling.
-    attrs.insert("userName".into(), json!(cur.user_name()));
     let role_req = take_roles(&mut attrs);
     let mode = if matches!(change, Change::Patch(_)) { Mode::Patch } else { Mode::Replace };
     let role = decide_role(&role_req, Some(cur), mode, ctx.policy)?;
@@ -667,7 +670,16 @@ fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -
             // Adopting a control-panel user: its userName must be free in the store.
             claim_user_name(ctx, cur.user_name(), &cur.id)?;
         }
-        apply_upstream(ctx, &cur, &mut next)?;
+        let renamed = keys::fold(next.user_name()) != keys::fold(cur.user_name());
+        if renamed {
+            claim_user_name(ctx, next.user_name(), &cur.id)?;
+        }
+        if let Err(e) = apply_upstream(ctx, &cur, &mut next) {
+            if renamed {
+                release_user_name(ctx, next.user_name());
+            }
+            return Err(e);
+        }
         next.revision = cur.revision + 1;
         next.last_modified = crate::time::format(ctx.now);
         let write = match loaded.generation {
@@ -676,6 +688,9 @@ fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -
         };
         match save(ctx, &next, write) {
             Ok(()) => {
+                if renamed {
+                    release_user_name(ctx, cur.user_name());
+                }
                 write_indexes(ctx, &next, Some(&cur))?;
                 let op = match (cur.active, next.active) {
                     (true, false) => "deactivate",

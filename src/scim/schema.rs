@@ -166,10 +166,6 @@ impl Attribute {
         self.mutability = Mutability::ReadOnly;
         self
     }
-    const fn immutable(mut self) -> Self {
-        self.mutability = Mutability::Immutable;
-        self
-    }
     const fn write_only(mut self) -> Self {
         self.mutability = Mutability::WriteOnly;
         self.returned = Returned::Never;
@@ -278,10 +274,9 @@ const GROUP_SUBS: &[Attribute] = &[
 const USER_ATTRIBUTES: &[Attribute] = &[
     Attribute::string(
         "userName",
-        "The user's login, unique in the account. It becomes the Fastly login (an email address) and cannot change afterwards: contact Fastly support to change a login.",
+        "Unique in the account. When it is an email address it becomes the Fastly login, which cannot change afterwards (only Fastly support changes logins); otherwise the primary email is the login and userName may change.",
     )
     .required()
-    .immutable()
     .server_unique(),
     Attribute::complex("name", "The components of the user's name.", NAME_SUBS),
     Attribute::string("displayName", "The name shown for the user."),
