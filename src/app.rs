@@ -11,7 +11,7 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter;
 use crate::scim::list::{list_response, Paging, Projection, SEARCH_REQUEST};
 use crate::store::Store;
-use crate::upstream::{FastlyApi, Transport};
+use crate::upstream::{Budget, FastlyApi, Transport};
 
 pub const SCIM_PREFIX: &str = "/scim/v2";
 /// Largest request body accepted; a SCIM User is a few kilobytes.
@@ -59,7 +59,11 @@ fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
     let base = format!("{}{SCIM_PREFIX}", env.origin);
     let ctx = Ctx {
         store: env.store,
-        api: FastlyApi::new(env.transport, &tenant.upstream_token, env.now),
+        api: FastlyApi::new(env.transport, &tenant.upstream_token, env.now).with_budget(Budget::new(
+            env.store,
+            &tenant.customer_id,
+            &tenant.actor,
+        )),
         tenant: &tenant,
         policy: &env.policy,
         audit: env.audit,

@@ -45,6 +45,11 @@ pub fn email(tenant: &str, email: &str) -> String {
     format!("t/{tenant}/email/{}", digest(&fold(email)))
 }
 
+/// The exhausted Fastly API write window of one token.
+pub fn budget(tenant: &str, token_digest: &str) -> String {
+    format!("t/{tenant}/budget/{token_digest}")
+}
+
 /// Cached token verdicts, keyed by a digest of the token (never the token itself).
 pub fn token(token_digest: &str) -> String {
     format!("auth/{token_digest}")

@@ -8,6 +8,10 @@ use crate::http::Method;
 use crate::scim::error::ScimError;
 use crate::store::keys::is_safe_id;
 
+pub mod budget;
+
+pub use budget::Budget;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiRequest {
     pub method: Method,
@@ -134,19 +138,39 @@ pub struct FastlyApi<'a> {
     token: &'a str,
     /// Unix seconds, for `Retry-After`.
     now: u64,
+    budget: Option<Budget<'a>>,
 }
 
 impl<'a> FastlyApi<'a> {
     pub fn new(transport: &'a dyn Transport, token: &'a str, now: u64) -> Self {
-        FastlyApi { transport, token, now }
+        FastlyApi { transport, token, now, budget: None }
+    }
+
+    /// Writes check and record the hourly write budget.
+    pub fn with_budget(mut self, budget: Budget<'a>) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     fn call(&self, method: Method, path: String, form: Option<String>) -> Result<ApiResponse, ScimError> {
+        let write = method != Method::Get && method != Method::Head;
+        if let (true, Some(budget)) = (write, &self.budget) {
+            if let Some(wait) = budget.wait(self.now) {
+                return Err(ScimError::too_many_requests(
+                    format!("the Fastly API hourly write limit is spent; retry in {wait} seconds"),
+                    wait,
+                ));
+            }
+        }
         let req = ApiRequest { method, path, form, token: self.token.to_owned() };
-        self.transport.send(&req).map_err(|e| match e {
+        let resp = self.transport.send(&req).map_err(|e| match e {
             TransportError::Timeout => ScimError::gateway_timeout("the Fastly API did not answer in time"),
             TransportError::Unreachable(_) => ScimError::service_unavailable("the Fastly API is unreachable"),
-        })
+        })?;
+        if let (true, Some(budget)) = (write, &self.budget) {
+            budget.observe(resp.rate_limit_remaining, resp.rate_limit_reset, resp.status);
+        }
+        Ok(resp)
     }
 
     fn parse<T: for<'de> Deserialize<'de>>(&self, resp: &ApiResponse) -> Result<T, ScimError> {
