@@ -7,7 +7,7 @@ WASM := target/wasm32-wasip1/release/scim-edge.wasm
 EMULATOR := target/release/emulator
 SHARED ?= $(CURDIR)/../shared
 
-.PHONY: serve test setup setup-test build lint unit wasm-test e2e scim2-tester conformance package clean
+.PHONY: serve test setup setup-test build lint unit wasm-test e2e scim2-tester conformance package clean bench fuzz
 
 ## make serve: install what is missing, build, run the emulator and `fastly compute serve`.
 serve: setup build
@@ -58,6 +58,16 @@ scim2-tester:
 ## Okta's SPEC test and Microsoft's Postman tests, from $(SHARED)/conformance.
 conformance: setup-test build
 	SHARED=$(SHARED) scripts/conformance.sh all
+
+## Requests/s and latency of scim-edge under Viceroy, next to a floor and scim2-server, for 1,000 and
+## 100,000 users (~10 min); writes docs/PERFORMANCE.md. Quick: BENCH_USERS=1000 BENCH_SECONDS=3 make bench
+bench: setup
+	scripts/bench.sh
+
+## Each fuzz target (fuzz/) for 10 minutes, with cargo-fuzz on a nightly toolchain; skipped without one.
+## `make unit` runs the stable fuzz smoke on any toolchain. Figures: docs/RELIABILITY.md.
+fuzz:
+	scripts/fuzz.sh 600
 
 ## The deployable package (pkg/scim-edge.tar.gz), as `fastly compute publish` builds it.
 package: setup

@@ -21,7 +21,9 @@ if [ -z "$UPSTREAM" ]; then
 else
   # A manifest environment (fastly.upstream.toml) whose Fastly API backend is the real one.
   host=${UPSTREAM#*://}; host=${host%%/*}
-  sed -e "s#url = \"http://127.0.0.1:8787/\"#url = \"${UPSTREAM%/}/\"#" \
+  # The Fastly API backend goes to $UPSTREAM, and domain verification to a real DNS-over-HTTPS resolver.
+  sed -e "/\[local_server.backends.fastly_api\]/,/^\s*\[/ s#url = \"http://127.0.0.1:8787/\"#url = \"${UPSTREAM%/}/\"#" \
+      -e "/\[local_server.backends.doh\]/,/^\s*\[/ s#url = \"http://127.0.0.1:8787/\"#url = \"https://cloudflare-dns.com/\"#" \
       -e "s#override_host = \"api.fastly.com\"#override_host = \"${host}\"#" fastly.toml > fastly.upstream.toml
   env_args=(--env upstream)
   token='<your Fastly API token (superuser, global scope, all services)>'

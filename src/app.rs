@@ -1,9 +1,12 @@
 //! Routing: method and path to handler. Every response, errors and unknown routes included, is
-//! SCIM JSON; errors become responses in one place (`Response::from(&ScimError)`).
+//! SCIM JSON (the admin API's successes, `/admin/domains…`, are plain JSON); errors become
+//! responses in one place (`Response::from(&ScimError)`).
 
 use serde_json::{json, Value};
 
-use crate::auth::{self, AuthConfig};
+use crate::auth::{self, AuthConfig, Secrets};
+use crate::cache::Cache;
+use crate::domains::{self, DnsResolver, Domains};
 use crate::http::{Method, Request, Response};
 use crate::provision::{self, Audit, Ctx, Policy, UserRecord};
 use crate::scim::discovery;
@@ -21,12 +24,18 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// it from in-memory parts.
 pub struct Env<'a> {
     pub store: &'a dyn Store,
+    /// POP-local cache of token verdicts.
+    pub cache: &'a dyn Cache,
     pub transport: &'a dyn Transport,
+    /// TXT lookups for domain verification (DNS over HTTPS at the edge).
+    pub dns: &'a dyn DnsResolver,
     pub audit: &'a dyn Audit,
     /// Unix seconds.
     pub now: u64,
     pub new_id: &'a dyn Fn() -> String,
     pub auth: AuthConfig,
+    /// The secret store (JWT mode: the HS256 key and each customer's upstream Fastly token).
+    pub secrets: &'a dyn Secrets,
     pub policy: Policy,
     /// `scheme://host` as the client reached us.
     pub origin: String,
@@ -45,7 +54,9 @@ fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
     if path == "/health" {
         return Ok(Response::scim(200, &json!({"status": "ok"})));
     }
-    let Some(rest) = path.strip_prefix(SCIM_PREFIX) else {
+    // The admin API (`/admin/domains…`) shares the body limit and the authentication.
+    let admin = path.strip_prefix(domains::ADMIN_PREFIX).filter(|r| r.is_empty() || r.starts_with('/'));
+    let Some(rest) = path.strip_prefix(SCIM_PREFIX).or(admin) else {
         return Err(ScimError::not_found(format!("no such endpoint '{}'; the SCIM base is {SCIM_PREFIX}", req.path)));
     };
     if req.body.len() > MAX_BODY_BYTES {
@@ -53,16 +64,32 @@ fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
     }
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     // Authenticate before telling anything, even which endpoints exist.
-    let token = auth::token_from_header(req.header("authorization"))?;
-    let api = FastlyApi::new(env.transport, &token, env.now);
-    let tenant = auth::authenticate(&token, env.store, &api, env.now, &env.auth)?;
+    let tenant = auth::authenticate_request(
+        req.header("authorization"),
+        env.cache,
+        env.transport,
+        env.secrets,
+        env.now,
+        &env.auth,
+    )?;
+    if admin.is_some() {
+        let d = Domains {
+            store: env.store,
+            tenant: &tenant,
+            dns: env.dns,
+            audit: env.audit,
+            new_id: env.new_id,
+            now: env.now,
+        };
+        return domains::handle_admin(&d, req, &segments);
+    }
     let base = format!("{}{SCIM_PREFIX}", env.origin);
     let ctx = Ctx {
         store: env.store,
         api: FastlyApi::new(env.transport, &tenant.upstream_token, env.now).with_budget(Budget::new(
             env.store,
             &tenant.customer_id,
-            &tenant.actor,
+            &tenant.budget_id(),
         )),
         tenant: &tenant,
         policy: &env.policy,

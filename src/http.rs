@@ -32,7 +32,7 @@ impl Method {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Request {
     pub method: Method,
     /// The path, still percent-encoded.
@@ -42,6 +42,27 @@ pub struct Request {
     /// Header names are lowercase.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+/// `Debug` never shows credentials: `Authorization` and `Fastly-Key` values are redacted.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| match n.as_str() {
+                "authorization" | "fastly-key" | "proxy-authorization" => (n.as_str(), "[redacted]"),
+                _ => (n.as_str(), v.as_str()),
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &headers)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
 }
 
 impl Request {
@@ -172,5 +193,16 @@ mod tests {
         assert_eq!(r.status, 429);
         assert_eq!(r.header("retry-after"), Some("30"));
         assert_eq!(r.header("content-type"), Some(SCIM_JSON));
+    }
+
+    #[test]
+    fn debug_redacts_credentials() {
+        let r = Request::new(Method::Get, "/Users")
+            .with_header("Authorization", "Bearer secret-token-1")
+            .with_header("Fastly-Key", "secret-token-2")
+            .with_header("Accept", "application/scim+json");
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert!(shown.contains("application/scim+json") && shown.contains("[redacted]"));
     }
 }

@@ -8,6 +8,8 @@
 
 pub mod app;
 pub mod auth;
+pub mod cache;
+pub mod domains;
 pub mod http;
 pub mod provision;
 pub mod scim;

@@ -24,15 +24,26 @@ use crate::upstream::{FastlyApi, FastlyUser, UserFields};
 pub const DEFAULT_ROLE: &str = "user";
 /// Attempts of a read-modify-write before a concurrent writer wins with 409.
 const MAX_ATTEMPTS: usize = 4;
+/// Seconds a userName claim without a record protects the create that holds it (its Fastly
+/// calls take at most a few backend timeouts). An older one was left by a create that failed
+/// half-way, and is taken over.
+const CLAIM_LEASE_SECS: u64 = 60;
 
 /// What one account allows. Loaded per request by the caller.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// Roles SCIM may grant; `None` means every role Fastly knows.
     pub allowed_roles: Option<Vec<String>>,
+    /// Seconds a stored record is served without asking Fastly again (0: always ask). Imports
+    /// always reconcile with Fastly's user list.
+    pub sync_seconds: u64,
     /// For test and staging accounts only: a user whose userName is not an email and who has no
     /// email gets the login `<userName>@<this domain>`. Unset (the default), such a user is refused.
     pub fallback_login_domain: Option<String>,
+    /// Fastly's rule: a Fastly user is only created (or re-created on reactivation) in an email
+    /// domain the account has verified (see [`crate::domains`]). The edge reads the setting
+    /// `require_verified_domain` and defaults to `true`; `Policy::default()` (tests) leaves it off.
+    pub require_verified_domain: bool,
 }
 
 /// Receives one JSON line per change. Never given a token or a password.
@@ -68,6 +79,9 @@ pub struct UserRecord {
     /// The `display` and `type` the client gave the role in `roles[]`.
     #[serde(default)]
     pub role_detail: Map<String, Value>,
+    /// Unix seconds when Fastly was last asked about this user.
+    #[serde(default)]
+    pub synced_at: u64,
     /// Every role Fastly last showed (several when set in the control panel).
     pub fastly_roles: Vec<String>,
     pub fastly_id: Option<String>,
@@ -136,6 +150,7 @@ impl UserRecord {
             active: true,
             role: u.role.clone().or_else(|| roles.first().cloned()).unwrap_or_else(|| DEFAULT_ROLE.into()),
             role_detail: Map::new(),
+            synced_at: now,
             fastly_roles: roles,
             fastly_id: Some(u.id.clone()),
             login: u.login.clone(),
@@ -150,6 +165,10 @@ impl UserRecord {
         let roles = u.role_list();
         if let Some(role) = &u.role {
             if !roles.contains(&self.role) || roles.len() == 1 {
+                if *role != self.role {
+                    // The client's `display` and `type` were for the role it set, not this one.
+                    self.role_detail = Map::new();
+                }
                 self.role = role.clone();
             }
         }
@@ -176,11 +195,25 @@ fn parse_record(bytes: &[u8]) -> ScimResult<UserRecord> {
 }
 
 fn read_id_key(ctx: &Ctx<'_>, key: &str) -> ScimResult<Option<(String, u64)>> {
-    Ok(ctx
-        .store
-        .get(key)
-        .map_err(store_err)?
-        .and_then(|e| String::from_utf8(e.value).ok().map(|id| (id, e.generation))))
+    Ok(read_claim(ctx, key)?.map(|c| (c.holder, c.generation)))
+}
+
+/// An index entry: `<scim id>`, or for a userName claim `<scim id> <unix seconds of the claim>`.
+struct Claim {
+    holder: String,
+    /// 0 when the entry carries no time.
+    at: u64,
+    generation: u64,
+}
+
+fn read_claim(ctx: &Ctx<'_>, key: &str) -> ScimResult<Option<Claim>> {
+    Ok(ctx.store.get(key).map_err(store_err)?.and_then(|e| {
+        let text = String::from_utf8(e.value).ok()?;
+        let mut parts = text.split(' ');
+        let holder = parts.next().filter(|h| !h.is_empty())?.to_owned();
+        let at = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+        Some(Claim { holder, at, generation: e.generation })
+    }))
 }
 
 fn load_stored(ctx: &Ctx<'_>, id: &str) -> ScimResult<Option<Loaded>> {
@@ -213,7 +246,7 @@ fn load(ctx: &Ctx<'_>, id: &str) -> ScimResult<Loaded> {
 }
 
 /// Brings a stored record up to date with Fastly (roles changed or user deleted in the
-/// control panel). Reads only: nothing is written.
+/// control panel). Always asks Fastly: used before a change.
 fn refreshed(ctx: &Ctx<'_>, mut rec: UserRecord) -> ScimResult<UserRecord> {
     if let (true, Some(fid)) = (rec.active, rec.fastly_id.clone()) {
         match ctx.api.get_user(&fid)? {
@@ -225,15 +258,37 @@ fn refreshed(ctx: &Ctx<'_>, mut rec: UserRecord) -> ScimResult<UserRecord> {
             }
         }
     }
+    rec.synced_at = ctx.now;
     Ok(rec)
 }
 
-pub fn get(ctx: &Ctx<'_>, id: &str) -> ScimResult<UserRecord> {
-    let loaded = load(ctx, id)?;
-    if loaded.generation.is_none() {
-        return Ok(loaded.record);
+/// A stored record as a read should show it. Within `Policy::sync_seconds` of the last look at
+/// Fastly the record is served as stored, so reads cost no Fastly call; after that Fastly is
+/// asked, and what it says is written back (best effort) so the next reads are cheap again.
+fn fresh_for_read(ctx: &Ctx<'_>, loaded: Loaded) -> ScimResult<UserRecord> {
+    let Some(generation) = loaded.generation else { return Ok(loaded.record) };
+    let rec = loaded.record;
+    let linked = rec.active && rec.fastly_id.is_some();
+    if !linked || ctx.now.saturating_sub(rec.synced_at) < ctx.policy.sync_seconds {
+        return Ok(rec);
     }
-    refreshed(ctx, loaded.record)
+    let mut next = refreshed(ctx, rec.clone())?;
+    let changed = UserRecord { synced_at: rec.synced_at, ..next.clone() } != rec;
+    if changed {
+        next.revision = rec.revision + 1;
+        next.last_modified = crate::time::format(ctx.now);
+    }
+    if changed || ctx.policy.sync_seconds > 0 {
+        // Losing this write (a concurrent change won) only means the next read asks again.
+        if save(ctx, &next, Write::IfGeneration(generation)).is_ok() && changed {
+            write_indexes(ctx, &next, Some(&rec))?;
+        }
+    }
+    Ok(next)
+}
+
+pub fn get(ctx: &Ctx<'_>, id: &str) -> ScimResult<UserRecord> {
+    fresh_for_read(ctx, load(ctx, id)?)
 }
 
 fn is_email(s: &str) -> bool {
@@ -425,6 +480,9 @@ fn audit(ctx: &Ctx<'_>, op: &str, rec: &UserRecord, old_role: Option<&str>, resu
 /// Creates the Fastly user, or — when Fastly already has this login in the account (a lost
 /// answer to an earlier attempt, or a control-panel user) — adopts it.
 fn create_upstream(ctx: &Ctx<'_>, rec: &mut UserRecord) -> ScimResult<()> {
+    if ctx.policy.require_verified_domain {
+        crate::domains::require_verified(ctx.store, &ctx.tenant.customer_id, &rec.login)?;
+    }
     let name = fastly_name(&rec.attributes, &rec.login);
     let fields = UserFields { login: Some(rec.login.clone()), name: Some(name), role: Some(rec.role.clone()) };
     match ctx.api.create_user(&fields) {
@@ -464,21 +522,38 @@ fn create_upstream(ctx: &Ctx<'_>, rec: &mut UserRecord) -> ScimResult<()> {
     }
 }
 
+/// The multi-holder index keys of a record: its externalId and its email addresses.
+fn holder_keys(tenant: &str, rec: &UserRecord) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(ext) = rec.attributes.get("externalId").and_then(Value::as_str) {
+        keys.push(keys::external_id(tenant, ext, &rec.id));
+    }
+    let emails = rec.attributes.get("emails").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for email in emails.iter().filter_map(|e| e.get("value").and_then(Value::as_str)) {
+        let key = keys::email_holder(tenant, email, &rec.id);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
 fn write_indexes(ctx: &Ctx<'_>, rec: &UserRecord, old: Option<&UserRecord>) -> ScimResult<()> {
     let tenant = &ctx.tenant.customer_id;
-    let external = |r: &UserRecord| r.attributes.get("externalId").and_then(Value::as_str).map(str::to_owned);
     if let Some(fid) = &rec.fastly_id {
         ctx.store.put(&keys::fastly_user(tenant, fid), rec.id.as_bytes(), Write::Overwrite).map_err(store_err)?;
     }
-    if let Some(ext) = external(rec) {
-        ctx.store.put(&keys::external_id(tenant, &ext), rec.id.as_bytes(), Write::Overwrite).map_err(store_err)?;
+    let new_keys = holder_keys(tenant, rec);
+    let old_keys = old.map(|o| holder_keys(tenant, o)).unwrap_or_default();
+    for key in new_keys.iter().filter(|k| !old_keys.contains(k)) {
+        ctx.store.put(key, b"", Write::Overwrite).map_err(store_err)?;
+    }
+    for key in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+        ctx.store.delete(key).map_err(store_err)?;
     }
     if let Some(old) = old {
         if let Some(fid) = old.fastly_id.as_ref().filter(|f| rec.fastly_id.as_ref() != Some(*f)) {
             ctx.store.delete(&keys::fastly_user(tenant, fid)).map_err(store_err)?;
-        }
-        if let Some(ext) = external(old).filter(|e| external(rec).as_ref() != Some(e)) {
-            ctx.store.delete(&keys::external_id(tenant, &ext)).map_err(store_err)?;
         }
     }
     Ok(())
@@ -489,24 +564,31 @@ fn save(ctx: &Ctx<'_>, rec: &UserRecord, write: Write) -> Result<(), StoreError>
     ctx.store.put(&keys::user(&ctx.tenant.customer_id, &rec.id), &bytes, write)
 }
 
-/// Claims the userName for `id`. A claim whose record is gone (a create that failed half-way)
-/// is taken over.
+/// Claims the userName for `id`. A claim without a record is a create in flight, which wins;
+/// once its lease has run out it is one that failed half-way, and is taken over.
 fn claim_user_name(ctx: &Ctx<'_>, user_name: &str, id: &str) -> ScimResult<()> {
     let key = keys::user_name(&ctx.tenant.customer_id, user_name);
+    let value = format!("{id} {}", ctx.now);
     for _ in 0..MAX_ATTEMPTS {
-        match ctx.store.put(&key, id.as_bytes(), Write::IfAbsent) {
+        match ctx.store.put(&key, value.as_bytes(), Write::IfAbsent) {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict) => {}
             Err(e) => return Err(store_err(e)),
         }
-        let Some((holder, generation)) = read_id_key(ctx, &key)? else { continue };
-        if holder == id {
+        let Some(claim) = read_claim(ctx, &key)? else { continue };
+        if claim.holder == id {
             return Ok(());
         }
-        if load_stored(ctx, &holder)?.is_some() {
+        if load_stored(ctx, &claim.holder)?.is_some() {
             return Err(ScimError::uniqueness(format!("a user with userName '{user_name}' already exists")));
         }
-        match ctx.store.put(&key, id.as_bytes(), Write::IfGeneration(generation)) {
+        if claim.at.saturating_add(CLAIM_LEASE_SECS) > ctx.now {
+            // Taking it over now would send a second create to Fastly and link both to one user.
+            return Err(ScimError::uniqueness(format!(
+                "a user with userName '{user_name}' is being created by another request; retry the request"
+            )));
+        }
+        match ctx.store.put(&key, value.as_bytes(), Write::IfGeneration(claim.generation)) {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict) => {}
             Err(e) => return Err(store_err(e)),
@@ -515,9 +597,15 @@ fn claim_user_name(ctx: &Ctx<'_>, user_name: &str, id: &str) -> ScimResult<()> {
     Err(ScimError::uniqueness(format!("a user with userName '{user_name}' is being created concurrently")))
 }
 
-fn release_user_name(ctx: &Ctx<'_>, user_name: &str) {
-    // Best effort: a claim left behind is taken over by the next create (see claim_user_name).
-    let _ = ctx.store.delete(&keys::user_name(&ctx.tenant.customer_id, user_name));
+/// Gives up `id`'s claim of a userName; a claim another request holds is left alone.
+fn release_user_name(ctx: &Ctx<'_>, user_name: &str, id: &str) {
+    // Best effort: a claim left behind is taken over once its lease runs out (see claim_user_name).
+    let key = keys::user_name(&ctx.tenant.customer_id, user_name);
+    if let Ok(Some(claim)) = read_claim(ctx, &key) {
+        if claim.holder == id {
+            let _ = ctx.store.delete(&key);
+        }
+    }
 }
 
 pub fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<UserRecord> {
@@ -528,7 +616,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<UserRecord> {
     let active = attrs.remove("active").and_then(|v| v.as_bool()).unwrap_or(true);
     let login = login_for(&attrs, ctx.policy)?;
     let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or_default().to_owned();
-    // A control-panel user with this login is reached through its own id, not created again.
+    // A login Fastly already has (a control-panel user, or a lost answer) is adopted by create_upstream.
     let id = (ctx.new_id)();
     claim_user_name(ctx, &user_name, &id)?;
     let stamp = crate::time::format(ctx.now);
@@ -538,6 +626,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<UserRecord> {
         active,
         role,
         role_detail,
+        synced_at: ctx.now,
         fastly_roles: Vec::new(),
         fastly_id: None,
         login,
@@ -547,7 +636,7 @@ pub fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<UserRecord> {
     };
     if active {
         if let Err(e) = create_upstream(ctx, &mut rec) {
-            release_user_name(ctx, &user_name);
+            release_user_name(ctx, &user_name, &rec.id);
             audit(ctx, "create", &rec, None, "failed", Some(e.status));
             return Err(e);
         }
@@ -585,12 +674,13 @@ fn desired(ctx: &Ctx<'_>, cur: &UserRecord, change: &Change<'_>) -> ScimResult<U
     let (mut attrs, role_removed) = match change {
         Change::Replace(body) => (user::read(body)?, false),
         Change::Patch(ops) => {
+            // The rendered user always shows its role twice, in `roles` and in the extension:
+            // a PATCH that leaves either one empty removed the role.
             let mut resource = cur.render(ctx);
             patch::apply(&mut resource, ops)?;
-            let had_role = true;
             let attrs = user::read(&resource)?;
-            let has_role = attrs.get("roles").is_some() || attrs.get(FASTLY_USER).and_then(|e| e.get("role")).is_some();
-            (attrs, had_role && !has_role)
+            let has_role = attrs.get("roles").is_some() && attrs.get(FASTLY_USER).and_then(|e| e.get("role")).is_some();
+            (attrs, !has_role)
         }
     };
     if role_removed {
@@ -657,6 +747,9 @@ fn apply_upstream(ctx: &Ctx<'_>, cur: &UserRecord, next: &mut UserRecord) -> Sci
 fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -> ScimResult<UserRecord> {
     for _ in 0..MAX_ATTEMPTS {
         let loaded = load(ctx, id)?;
+        // The indexes were written for the record as stored, not as refreshed from Fastly (which
+        // forgets the Fastly id of a user deleted in the control panel).
+        let stored = loaded.record.clone();
         let cur = match loaded.generation {
             Some(_) => refreshed(ctx, loaded.record)?,
             None => loaded.record,
@@ -676,7 +769,7 @@ fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -
         }
         if let Err(e) = apply_upstream(ctx, &cur, &mut next) {
             if renamed {
-                release_user_name(ctx, next.user_name());
+                release_user_name(ctx, next.user_name(), &cur.id);
             }
             return Err(e);
         }
@@ -689,9 +782,9 @@ fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -
         match save(ctx, &next, write) {
             Ok(()) => {
                 if renamed {
-                    release_user_name(ctx, cur.user_name());
+                    release_user_name(ctx, cur.user_name(), &cur.id);
                 }
-                write_indexes(ctx, &next, Some(&cur))?;
+                write_indexes(ctx, &next, Some(&stored))?;
                 let op = match (cur.active, next.active) {
                     (true, false) => "deactivate",
                     (false, true) => "reactivate",
@@ -730,8 +823,8 @@ pub fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()>
         if let Some(fid) = &rec.fastly_id {
             ctx.store.delete(&keys::fastly_user(tenant, fid)).map_err(store_err)?;
         }
-        if let Some(ext) = rec.attributes.get("externalId").and_then(Value::as_str) {
-            ctx.store.delete(&keys::external_id(tenant, ext)).map_err(store_err)?;
+        for key in holder_keys(tenant, &rec) {
+            ctx.store.delete(&key).map_err(store_err)?;
         }
     }
     audit(ctx, "delete", &rec, Some(&rec.role), "ok", None);
@@ -784,7 +877,13 @@ fn indexed(ctx: &Ctx<'_>, key: &IndexKey) -> ScimResult<Option<Vec<UserRecord>>>
     let tenant = &ctx.tenant.customer_id;
     let index_key = match key {
         IndexKey::UserName(v) => keys::user_name(tenant, v),
-        IndexKey::ExternalId(v) => keys::external_id(tenant, v),
+        IndexKey::ExternalId(v) => return holders(ctx, &keys::external_id_prefix(tenant, v)).map(Some),
+        IndexKey::Email(v) => {
+            let mut found = holders(ctx, &keys::email_prefix(tenant, v))?;
+            // A control-panel user's only email is its login.
+            found.extend(unlinked_with_login(ctx, v)?);
+            return Ok(Some(found));
+        }
         IndexKey::Id(v) => {
             return match get(ctx, v) {
                 Ok(r) => Ok(Some(vec![r])),
@@ -792,36 +891,44 @@ fn indexed(ctx: &Ctx<'_>, key: &IndexKey) -> ScimResult<Option<Vec<UserRecord>>>
                 Err(e) => Err(e),
             }
         }
-        IndexKey::Email(_) => return Ok(None),
     };
     match read_id_key(ctx, &index_key)? {
         Some((id, _)) => match load_stored(ctx, &id)? {
-            Some(l) => Ok(Some(vec![refreshed(ctx, l.record)?])),
+            Some(l) => Ok(Some(vec![fresh_for_read(ctx, l)?])),
             // A claim without a record: a create in flight or one that failed half-way.
             None => Ok(Some(Vec::new())),
         },
         // Not in the store: only a control-panel user can still match a userName.
         None => match key {
-            IndexKey::UserName(v) => {
-                let found: Vec<UserRecord> = ctx
-                    .api
-                    .list_users(tenant)?
-                    .iter()
-                    .filter(|u| keys::fold(&u.login) == keys::fold(v))
-                    .map(|u| UserRecord::from_fastly(u, ctx.now))
-                    .collect();
-                let mut unlinked = Vec::new();
-                for r in found {
-                    let fid = r.fastly_id.clone().unwrap_or_default();
-                    if read_id_key(ctx, &keys::fastly_user(tenant, &fid))?.is_none() {
-                        unlinked.push(r);
-                    }
-                }
-                Ok(Some(unlinked))
-            }
+            IndexKey::UserName(v) => unlinked_with_login(ctx, v).map(Some),
             _ => Ok(Some(Vec::new())),
         },
     }
+}
+
+/// The stored users listed under a multi-holder index prefix.
+fn holders(ctx: &Ctx<'_>, prefix: &str) -> ScimResult<Vec<UserRecord>> {
+    let page = ctx.store.list(prefix, None, 1000).map_err(store_err)?;
+    let mut found = Vec::new();
+    for key in &page.keys {
+        let Some(id) = key.strip_prefix(prefix) else { continue };
+        if let Some(l) = load_stored(ctx, id)? {
+            found.push(fresh_for_read(ctx, l)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Control-panel users (not linked to any record) whose login is this one.
+fn unlinked_with_login(ctx: &Ctx<'_>, login: &str) -> ScimResult<Vec<UserRecord>> {
+    let tenant = &ctx.tenant.customer_id;
+    let mut unlinked = Vec::new();
+    for u in ctx.api.list_users(tenant)?.iter().filter(|u| keys::fold(&u.login) == keys::fold(login)) {
+        if read_id_key(ctx, &keys::fastly_user(tenant, &u.id))?.is_none() {
+            unlinked.push(UserRecord::from_fastly(u, ctx.now));
+        }
+    }
+    Ok(unlinked)
 }
 
 pub struct ListResult {
@@ -853,3 +960,7 @@ pub fn list(
     let resources = matching.get(paging.range(total)).unwrap_or_default().iter().map(|r| projection.apply(r)).collect();
     Ok(ListResult { total, resources })
 }
+
+#[cfg(test)]
+#[path = "provision_tests.rs"]
+mod tests;

@@ -2,7 +2,10 @@
 //! SDK's request into [`crate::http::Request`], runs [`crate::app::handle`], and gives the core
 //! its KV store, Fastly API backend, clock, randomness and audit log.
 
+mod cache;
+mod doh;
 mod kv;
+mod secrets;
 mod transport;
 
 use std::io::Read;
@@ -14,17 +17,23 @@ use serde_json::Value;
 
 use crate::app::{self, Env, MAX_BODY_BYTES};
 use crate::auth::AuthConfig;
+use crate::domains::doh::DohResolver;
 use crate::http;
 use crate::provision::{Audit, Policy};
 use crate::scim::error::ScimError;
 
+pub use doh::DohBackend;
 pub use kv::KvStore;
+pub use secrets::SecretStoreSecrets;
 pub use transport::BackendTransport;
 
 pub const KV_STORE: &str = "scim_state";
 pub const CONFIG_STORE: &str = "scim_config";
+pub const SECRET_STORE: &str = "scim_secrets";
 pub const API_BACKEND: &str = "fastly_api";
 pub const AUDIT_ENDPOINT: &str = "scim_audit";
+/// Seconds a stored user is served without asking Fastly (the `fastly_sync_seconds` setting).
+pub const DEFAULT_SYNC_SECONDS: u64 = 10;
 
 pub fn handle(mut req: Request) -> Response {
     let core_req = match read_request(&mut req) {
@@ -42,15 +51,19 @@ pub fn handle(mut req: Request) -> Response {
     };
     let config = ConfigStore::try_open(CONFIG_STORE).ok();
     let setting = |key: &str| config.as_ref().and_then(|c| c.try_get(key).ok().flatten());
-    let auth = AuthConfig {
-        ttl_ok: setting("auth_cache_ttl_seconds").and_then(|v| v.parse().ok()).unwrap_or(300),
-        ttl_denied: setting("auth_negative_cache_ttl_seconds").and_then(|v| v.parse().ok()).unwrap_or(30),
-    };
+    let auth = AuthConfig::from_settings(&setting);
+    let secrets = SecretStoreSecrets::open(SECRET_STORE);
     let policy = Policy {
         allowed_roles: setting("allowed_roles")
             .map(|v| v.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect()),
         fallback_login_domain: setting("fallback_login_domain").filter(|d| !d.trim().is_empty()),
+        sync_seconds: setting("fastly_sync_seconds")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_SYNC_SECONDS),
+        require_verified_domain: crate::domains::require_setting(setting("require_verified_domain").as_deref()),
     };
+    let doh = DohBackend::new(setting("doh_backend"), setting("doh_url"));
+    let dns = DohResolver::new(&doh);
     let transport = BackendTransport::new(API_BACKEND);
     let audit = LogAudit;
     let new_id = new_id;
@@ -61,11 +74,14 @@ pub fn handle(mut req: Request) -> Response {
     );
     let env = Env {
         store: &store,
+        cache: &cache::EdgeCache,
         transport: &transport,
+        dns: &dns,
         audit: &audit,
         now: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         new_id: &new_id,
         auth,
+        secrets: &secrets,
         policy,
         origin,
         request_id: std::env::var("FASTLY_TRACE_ID").unwrap_or_default(),
@@ -138,7 +154,8 @@ impl Audit for LogAudit {
         use std::io::Write;
         match fastly::log::Endpoint::try_from_name(AUDIT_ENDPOINT) {
             Ok(mut ep) => {
-                let _ = writeln!(ep, "{line}");
+                // Each write is one log line: `writeln!` would split the JSON at every token.
+                let _ = ep.write_all(line.to_string().as_bytes());
             }
             Err(_) => println!("{line}"),
         }

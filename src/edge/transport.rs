@@ -7,6 +7,11 @@ use fastly::Request;
 use crate::http::Method;
 use crate::upstream::{ApiRequest, ApiResponse, Transport, TransportError};
 
+/// A failure that came only after this long is a timeout, whatever its cause says: Fastly
+/// names timeouts (`HttpResponseTimeout`), but Viceroy reports every backend failure alike.
+/// Refused, reset and dropped connections fail well before it.
+const SLOW_FAILURE: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct BackendTransport {
     backend: String,
 }
@@ -43,6 +48,7 @@ impl Transport for BackendTransport {
             up.set_header("Content-Type", "application/x-www-form-urlencoded");
             up.set_body(form.as_str());
         }
+        let started = std::time::Instant::now();
         match up.send(self.backend.as_str()) {
             Ok(mut resp) => Ok(ApiResponse {
                 status: resp.get_status().as_u16(),
@@ -52,7 +58,7 @@ impl Transport for BackendTransport {
             }),
             Err(e) => {
                 let text = format!("{:?}", e.root_cause());
-                if text.to_ascii_lowercase().contains("timeout") {
+                if text.to_ascii_lowercase().contains("timeout") || started.elapsed() >= SLOW_FAILURE {
                     Err(TransportError::Timeout)
                 } else {
                     Err(TransportError::Unreachable(text))

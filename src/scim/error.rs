@@ -94,6 +94,10 @@ impl ScimError {
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(404, None, detail)
     }
+    /// 409 without a `scimType`: the request is valid, but the state it needs is not there (yet).
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(409, None, detail)
+    }
     pub fn method_not_allowed(detail: impl Into<String>) -> Self {
         Self::new(405, None, detail)
     }

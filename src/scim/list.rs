@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::error::{ScimError, ScimResult};
-use super::schema::{self, Resolved, Returned};
+use super::schema::{self, Resolved, Returned, Schema};
 
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -22,15 +22,20 @@ pub struct Paging {
 
 impl Paging {
     /// RFC 7644 §3.4.2.4: a startIndex below 1 means 1; a negative count means 0. Values that
-    /// are not integers are a client error. `count` is capped at [`MAX_COUNT`].
+    /// are not integers are a client error. `count` is capped at [`MAX_COUNT`], however large:
+    /// an integer beyond `i64` saturates rather than failing.
     pub fn parse(start_index: Option<&str>, count: Option<&str>) -> ScimResult<Paging> {
         let int = |name: &str, v: Option<&str>| -> ScimResult<Option<i64>> {
             match v.map(str::trim) {
                 None | Some("") => Ok(None),
-                Some(s) => s
-                    .parse::<i64>()
-                    .map(Some)
-                    .map_err(|_| ScimError::invalid_value(format!("'{name}' must be an integer, not '{s}'"))),
+                Some(s) => s.parse::<i64>().map(Some).or_else(|_| {
+                    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+                    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                        Ok(Some(if s.starts_with('-') { i64::MIN } else { i64::MAX }))
+                    } else {
+                        Err(ScimError::invalid_value(format!("'{name}' must be an integer, not '{}'", clip(s))))
+                    }
+                }),
             }
         };
         let start = int("startIndex", start_index)?.unwrap_or(1).max(1);
@@ -45,6 +50,14 @@ impl Paging {
     pub fn range(&self, total: usize) -> std::ops::Range<usize> {
         let from = (self.start_index - 1).min(total);
         from..from.saturating_add(self.count).min(total)
+    }
+}
+
+/// At most 40 characters of client text, for error details.
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((end, _)) => format!("{}…", s.get(..end).unwrap_or_default()),
+        None => s.to_owned(),
     }
 }
 
@@ -64,29 +77,54 @@ pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) ->
 pub struct Projection {
     attributes: Vec<Resolved>,
     excluded: Vec<Resolved>,
+    /// Extensions named by their bare URN: the whole extension object.
+    attribute_extensions: Vec<&'static Schema>,
+    excluded_extensions: Vec<&'static Schema>,
 }
 
 impl Projection {
     /// Comma-separated attribute paths. Names the server does not know are ignored: they
     /// cannot be returned, and excluding them changes nothing.
+    /// A bare extension URN (`urn:…:enterprise:2.0:User`) names the whole extension object.
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Projection {
-        let paths = |s: Option<&str>| -> Vec<Resolved> {
-            s.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()).filter_map(schema::resolve).collect()
+        let names = |s: Option<&str>| -> Vec<String> {
+            s.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
         };
-        Projection { attributes: paths(attributes), excluded: paths(excluded) }
+        let paths = |s: Option<&str>| -> Vec<Resolved> { names(s).iter().filter_map(|p| schema::resolve(p)).collect() };
+        let extensions = |s: Option<&str>| -> Vec<&'static Schema> {
+            names(s).iter().filter_map(|p| schema::extension(p)).collect()
+        };
+        Projection {
+            attributes: paths(attributes),
+            excluded: paths(excluded),
+            attribute_extensions: extensions(attributes),
+            excluded_extensions: extensions(excluded),
+        }
     }
 
     pub fn apply(&self, resource: &Value) -> Value {
         let Some(obj) = resource.as_object() else { return resource.clone() };
-        let mut out = if self.attributes.is_empty() {
+        let mut out = if self.attributes.is_empty() && self.attribute_extensions.is_empty() {
             let mut out = obj.clone();
             strip_request_only(&mut out);
             for path in &self.excluded {
                 remove(&mut out, path);
             }
+            for ext in &self.excluded_extensions {
+                out.remove(ext.id);
+            }
             out
         } else {
             let mut out = Map::new();
+            // A whole extension brings its default attributes; `returned: request` ones only
+            // when named themselves.
+            let mut defaults = obj.clone();
+            strip_request_only(&mut defaults);
+            for ext in &self.attribute_extensions {
+                if let Some(v) = defaults.remove(ext.id) {
+                    out.insert(ext.id.to_owned(), v);
+                }
+            }
             for path in &self.attributes {
                 copy(obj, &mut out, path);
             }
@@ -216,6 +254,16 @@ mod tests {
         assert_eq!(Paging::parse(None, None).unwrap(), Paging { start_index: 1, count: DEFAULT_COUNT });
         assert_eq!(Paging::parse(Some("0"), Some("-3")).unwrap(), Paging { start_index: 1, count: 0 });
         assert_eq!(Paging::parse(Some("5"), Some("100000")).unwrap().count, MAX_COUNT);
+        // Integers beyond i64 saturate instead of failing; a long non-integer is clipped in the detail.
+        let huge = Paging::parse(Some("99999999999999999999999"), Some("+18446744073709551616")).unwrap();
+        assert_eq!((huge.start_index, huge.count), (usize::try_from(i64::MAX).unwrap(), MAX_COUNT));
+        assert_eq!(huge.range(10), 10..10);
+        assert_eq!(Paging::parse(Some("-99999999999999999999999"), Some("-99999999999999999999")).unwrap().count, 0);
+        for bad in ["1e3", "12.0", "+", "-", "0x10", "١٢"] {
+            assert_eq!(Paging::parse(None, Some(bad)).unwrap_err().status, 400, "{bad}");
+        }
+        let long = Paging::parse(None, Some(&"x".repeat(5000))).unwrap_err();
+        assert!(long.detail.len() < 200, "{}", long.detail);
         assert_eq!(Paging::parse(Some("x"), None).unwrap_err().status, 400);
         let p = Paging { start_index: 3, count: 2 };
         assert_eq!(p.range(10), 2..4);
@@ -232,6 +280,28 @@ mod tests {
             json!({"schemas":["s"],"id":"1","userName":"a@x.com","name":{"givenName":"A"},"emails":[{"value":"a@x.com"}],
                 ENTERPRISE_USER:{"department":"D"}})
         );
+    }
+
+    #[test]
+    fn bare_extension_urns_name_the_whole_extension() {
+        let p = Projection::parse(None, Some(&format!("{ENTERPRISE_USER},name")));
+        let r = p.apply(&user());
+        assert!(r.get(ENTERPRISE_USER).is_none() && r.get("name").is_none());
+        assert_eq!(r[FASTLY_USER], json!({"role":"user"}));
+
+        let p = Projection::parse(Some(&format!("userName,{ENTERPRISE_USER}")), None);
+        assert_eq!(
+            p.apply(&user()),
+            json!({"schemas":["s"],"id":"1","userName":"a@x.com",ENTERPRISE_USER:{"department":"D","costCenter":"C"}})
+        );
+
+        // The whole Fastly extension leaves out its `returned: request` facts unless named.
+        let mut u = user();
+        u[FASTLY_USER] = json!({"role":"user","userId":"F1","customerId":"C1"});
+        let r = Projection::parse(Some(FASTLY_USER), None).apply(&u);
+        assert_eq!(r[FASTLY_USER], json!({"role":"user"}));
+        let r = Projection::parse(Some(&format!("{FASTLY_USER},{FASTLY_USER}:userId")), None).apply(&u);
+        assert_eq!(r[FASTLY_USER], json!({"role":"user","userId":"F1"}));
     }
 
     #[test]

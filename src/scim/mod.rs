@@ -3,6 +3,10 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod fuzz_smoke;
 pub mod list;
 pub mod patch;
 pub mod schema;

@@ -33,21 +33,40 @@ pub fn user_name(tenant: &str, user_name: &str) -> String {
     format!("t/{tenant}/name/{}", digest(&fold(user_name)))
 }
 
-pub fn external_id(tenant: &str, external_id: &str) -> String {
-    format!("t/{tenant}/ext/{}", digest(external_id))
+/// The holders of one externalId (not unique: RFC 7643 §3.1), one key per holder.
+pub fn external_id_prefix(tenant: &str, external_id: &str) -> String {
+    format!("t/{tenant}/ext/{}/", digest(external_id))
+}
+
+pub fn external_id(tenant: &str, external_id: &str, id: &str) -> String {
+    format!("{}{id}", external_id_prefix(tenant, external_id))
+}
+
+/// The holders of one email address (case-insensitive), one key per holder.
+pub fn email_prefix(tenant: &str, email: &str) -> String {
+    format!("t/{tenant}/email/{}/", digest(&fold(email)))
+}
+
+pub fn email_holder(tenant: &str, email: &str, id: &str) -> String {
+    format!("{}{id}", email_prefix(tenant, email))
 }
 
 pub fn fastly_user(tenant: &str, fastly_id: &str) -> String {
     format!("t/{tenant}/fastly/{}", digest(fastly_id))
 }
 
-pub fn email(tenant: &str, email: &str) -> String {
-    format!("t/{tenant}/email/{}", digest(&fold(email)))
-}
-
 /// The exhausted Fastly API write window of one token.
 pub fn budget(tenant: &str, token_digest: &str) -> String {
     format!("t/{tenant}/budget/{token_digest}")
+}
+
+/// One email domain of the tenant (see `crate::domains`), by a digest of its normalised name.
+pub fn domain(tenant: &str, domain: &str) -> String {
+    format!("t/{tenant}/domain/{}", digest(domain))
+}
+
+pub fn domains_prefix(tenant: &str) -> String {
+    format!("t/{tenant}/domain/")
 }
 
 /// Cached token verdicts, keyed by a digest of the token (never the token itself).

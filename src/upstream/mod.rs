@@ -9,17 +9,30 @@ use crate::scim::error::ScimError;
 use crate::store::keys::is_safe_id;
 
 pub mod budget;
+pub mod memory;
 
 pub use budget::Budget;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ApiRequest {
     pub method: Method,
     /// Always one of the fixed Fastly API routes with validated ids: never built from raw input.
     pub path: String,
     /// `application/x-www-form-urlencoded` body, if any.
     pub form: Option<String>,
+    /// Sent as `Fastly-Key` (the only credential that goes upstream); redacted from `Debug`.
     pub token: String,
+}
+
+impl std::fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("form", &self.form)
+            .field("token", &"[redacted]")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -180,6 +180,12 @@ impl Stack {
         self.raw(method, &format!("{}{path}", self.base), &h, text.as_deref()).expect("scim-edge unreachable")
     }
 
+    /// A SCIM request with a raw body, sent as is with exactly these headers. `None` when the
+    /// connection failed (for tests of hostile input, where that is an answer too).
+    pub fn scim_text(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Option<Reply> {
+        self.raw(method, &format!("{}{path}", self.base), headers, body)
+    }
+
     pub fn get(&self, path: &str) -> Reply {
         self.scim("GET", path, SUPERUSER, None)
     }
@@ -191,6 +197,13 @@ impl Stack {
     /// The emulated Fastly API, as a client of api.fastly.com would call it.
     pub fn fastly(&self, method: &str, path: &str, token: &str) -> Reply {
         self.raw(method, &format!("{}{path}", self.api), &[("Fastly-Key", token)], None).expect("emulator unreachable")
+    }
+
+    /// The emulated Fastly API with a form body, as the control panel (or a script) would call it.
+    pub fn fastly_form(&self, method: &str, path: &str, token: &str, form: &[(&str, &str)]) -> Reply {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let headers = [("Fastly-Key", token), ("Content-Type", "application/x-www-form-urlencoded")];
+        self.raw(method, &format!("{}{path}", self.api), &headers, Some(&body)).expect("emulator unreachable")
     }
 
     /// The users the emulated Fastly account really has.
@@ -250,6 +263,17 @@ impl Drop for Stack {
         let _ = self.emulator.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Percent-encodes a query parameter value the way Okta does (`%20`, `%22`, `%40`, …): everything
+/// but unreserved characters.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A unique email for one test.

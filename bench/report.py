@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""The table of `make bench` (scripts/bench.sh): printed, and written to docs/PERFORMANCE.md."""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+
+FLOOR = "floor: one KV read"
+KINDS = ["GET /ServiceProviderConfig", "GET /Users/{id}", "GET ?filter=userName eq", "GET ?startIndex&count=100", "PUT /Users/{id} (no-op)"]
+SERVERS = ["scim-edge", "scim2-server"]
+UPSTREAM = "upstream: GET /user/{id}"
+
+
+def run(*cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(next(l for l in f if l.startswith("MemTotal")).split()[1])
+            mem = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem": mem, "os": platform.platform()}
+
+
+def users_label(n: int) -> str:
+    return f"{n:,}" if n else "–"
+
+
+def fmt(x: float | None, digits: int = 1) -> str:
+    if x is None:
+        return "–"
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}f}" if x >= 1 else f"{x:.{digits + 1}f}" if x >= 0.1 else f"{x:.3f}"
+
+
+def ratio(x: float | None) -> str:
+    """Two significant digits: 0.23, 0.000021, 1.9, 12."""
+    if x is None:
+        return "–"
+    if x >= 10:
+        return f"{x:,.0f}"
+    if x >= 1:
+        return f"{x:.1f}"
+    if x <= 0:
+        return "0"
+    return f"{x:.{1 - math.floor(math.log10(x))}f}"
+
+
+def heap(r: dict) -> str:
+    return f"{r['heap_mib']:.1f}" if r.get("heap_mib") is not None else "–"
+
+
+def table(rows: list[dict]) -> tuple[str, list[str]]:
+    by = {(r["server"], r["kind"], r["users"]): r for r in rows}
+    floor = next((r for r in rows if r["kind"] == FLOOR), None)
+    sizes = sorted({r["users"] for r in rows if r["kind"] not in (FLOOR, UPSTREAM)})
+    small, big = (sizes[0], sizes[-1]) if sizes else (0, 0)
+    if len(sizes) < 2:
+        scale = "largest ÷ smallest size"
+    elif small >= 1000 and big % 1000 == 0 and small % 1000 == 0:
+        scale = f"{big // 1000}k ÷ {small // 1000}k"
+    else:
+        scale = f"{big:,} ÷ {small:,}"
+    head = ["server", "request", "users", "req/s", "p50 ms", "p99 ms", "heap MiB", "÷ floor", "÷ scim2-server", scale]
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
+    notes, failures = [], []
+    order = (
+        ([floor] if floor else [])
+        + [by[("emulator", UPSTREAM, n)] for n in sizes if ("emulator", UPSTREAM, n) in by]
+        + [by[(s, k, n)] for k in KINDS for s in SERVERS for n in sizes if (s, k, n) in by]
+    )
+    for r in order:
+        if r.get("failed"):
+            failures.append(f"({len(failures) + 1}) {r['server']}, `{r['kind']}`, {r['users']:,} users: {r['failed']}.")
+            cells = [r["server"], f"`{r['kind']}`", users_label(r["users"]), f"**failed** ({len(failures)})", "–", "–"]
+            cells.append(heap(r))
+            out.append("| " + " | ".join(cells + ["–"] * (len(head) - len(cells))) + " |")
+            continue
+        rps = r["rps"]
+        vs_floor = rps / floor["rps"] if floor and r is not floor and r["server"] != "emulator" else None
+        other = by.get(("scim2-server", r["kind"], r["users"])) if r["server"] == "scim-edge" else None
+        vs_scim2 = rps / other["rps"] if other and other.get("rps") else None
+        base = by.get((r["server"], r["kind"], small))
+        vs_small = rps / base["rps"] if base and base.get("rps") and r["users"] == big and big != small else None
+        mark = ""
+        if r.get("sequential"):
+            mark += " †"
+        if r.get("errors"):
+            mark += f" ‡{r['errors']}"
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    r["server"] if r is not floor else "baseline",
+                    f"`{r['kind']}`" if r is not floor else r["kind"],
+                    users_label(r["users"]),
+                    fmt(rps) + mark,
+                    fmt(r["p50_ms"], 2),
+                    fmt(r["p99_ms"], 2),
+                    heap(r),
+                    ratio(vs_floor),
+                    f"{ratio(vs_scim2)}×" if vs_scim2 is not None else "–",
+                    ratio(vs_small),
+                ]
+            )
+            + " |"
+        )
+    notes += failures
+    if any(r.get("sequential") for r in rows):
+        notes.append(
+            "† Too slow to load: a request (after a warm-up) took longer than BENCH_SLOW seconds, so up to 3 "
+            "requests (as many as fit in BENCH_SECONDS) were timed one after the other on one connection "
+            "(req/s = 1 / mean, p50 = the median, p99 = the slowest)."
+        )
+    if any(r.get("errors") for r in rows):
+        notes.append("‡ Requests that failed (non-2xx, timeouts or socket errors) during the run.")
+    return "\n".join(out), notes
+
+
+COSTS = """\
+What each request does in scim-edge (read from `src/provision.rs` and `src/auth.rs`). Every SCIM request
+first reads the cached token verdict (1 KV read; the benchmark warms it, so no Fastly call).
+
+| request | KV reads | Fastly API calls | work that grows with the account |
+|---|---|---|---|
+| `GET /ServiceProviderConfig` | none | none | none (measured once, at the smallest size) |
+| `GET /Users/{id}` | 1 (the record) | 1 `GET /user/{id}` (`refreshed`: roles changed or user deleted in the control panel) | none |
+| `GET ?filter=userName eq` | 2 (the userName index, the record) | 1 `GET /user/{id}` | none |
+| `GET ?startIndex&count=100` | 1 list per 1,000 keys + 1 read per user | 1 `GET /customer/{id}/users` (every user, no paging) | all: every record is read, parsed, merged with Fastly's list (a linear search per record, so quadratic), rendered and filtered, and only then is the page cut |
+| `PUT /Users/{id}` (no-op) | 1 (the record) | 1 `GET /user/{id}` | none; nothing is written, neither to the KV store nor to Fastly |
+
+The emulator row is the Fastly API call that `GET /Users/{id}`, the filter and the PUT each make
+(`GET /user/{id}`), measured on its own: what the stand-in for api.fastly.com costs at each size.
+
+The floor (`bench/baseline`) is a Compute app that reads one KV value (a user record) and returns it: the
+cost of Viceroy, a wasm instance and one KV read, below which no request can go.
+"""
+
+CAVEATS = """\
+How to read the figures:
+- **One machine for everything.** wrk, Viceroy, the emulator and scim2-server share the CPUs, so the figures
+  compare request kinds and servers with each other; they do not predict Fastly's production latency.
+- **Viceroy is not the Fastly edge.** Its KV store is an in-process map (a lookup costs microseconds; on Fastly
+  it is a network call), and its list walks every key of the store for each page. Each request gets a fresh
+  wasm instance, as on Compute.
+- **The Fastly API is the local emulator**, which keeps users in a list: `GET /user/{id}` is a linear scan, and
+  `GET /customer/{id}/users` serialises every user. The real API's latency (tens of milliseconds per call)
+  would dominate the calls that scim-edge makes per request.
+- **scim2-server** (python-scim, the in-memory reference server) runs as its `scim2-server` command serves it:
+  wsgiref's threading server, HTTP/1.0 (one connection per request), one Python process. Its users are stored
+  through its storage's own `create` before it listens (`bench/scim2_seeded_server.py`). Its PUT replaces the
+  user and bumps its version; scim-edge's no-op PUT writes nothing.
+- **heap MiB** is the largest WebAssembly heap one request of the kind used (Viceroy's log). Compute allows a
+  request 128 MB of heap, 1 MB of stack, 2 minutes and 32 backend requests
+  ([Compute resource limits](https://docs.fastly.com/products/compute-resource-limits)), and Viceroy enforces
+  the 128 MiB: a request that needs more fails with a 500.
+- **÷ floor** is the share of the floor's requests/s a kind reaches; **÷ scim2-server** is scim-edge's requests/s
+  over scim2-server's for the same kind and size; the last column is requests/s at the largest size over the
+  smallest.
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--out", default="")
+    ap.add_argument("--command", default="make bench")
+    ap.add_argument("--users", default="")
+    ap.add_argument("--seconds", default="")
+    ap.add_argument("--connections", default="")
+    ap.add_argument("--threads", default="")
+    ap.add_argument("--load-before", default="")
+    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--floor-wasm", required=True)
+    ap.add_argument("--scim2-server-version", default="")
+    ap.add_argument("--elapsed", type=int, default=0, help="seconds the whole run took")
+    args = ap.parse_args()
+
+    with open(args.results) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    m = machine()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    commit = run("git", "rev-parse", "--short", "HEAD") or "unknown"
+    dirty = run("git", "status", "--porcelain", "--", "src", "emulator", "Cargo.toml", "Cargo.lock", "fastly.toml")
+    load_after = " ".join(open("/proc/loadavg").read().split()[:3]) if os.path.exists("/proc/loadavg") else ""
+    tools = [
+        run("viceroy", "--version") or "viceroy ?",
+        (run("wrk", "-v").splitlines() or ["wrk ?"])[0].split(" Copyright")[0],
+        f"scim2-server {args.scim2_server_version}" if args.scim2_server_version else "scim2-server",
+        run("rustc", "--version") or "rustc ?",
+    ]
+    sizes = [(p, os.path.getsize(p)) for p in (args.wasm, args.floor_wasm) if os.path.exists(p)]
+    body, notes = table(rows)
+
+    summary = [
+        f"- **Command:** `{args.command}` (BENCH_USERS=\"{args.users}\", BENCH_SECONDS={args.seconds}, "
+        f"BENCH_CONNECTIONS={args.connections}; wrk -t {args.threads} -c {args.connections} -d {args.seconds}s)"
+        + (f", {args.elapsed // 60} min {args.elapsed % 60} s in all, builds included" if args.elapsed else ""),
+        f"- **Date:** {now}; commit `{commit}`" + (" with uncommitted changes to the code" if dirty else ""),
+        f"- **Machine:** `nproc` = {m['nproc']}, {m['cpu']}, {m['mem']} RAM, {m['os']}",
+        f"- **Load average** (1, 5, 15 min): {args.load_before or '?'} before the run, {load_after or '?'} after it"
+        f" (on {m['nproc']} CPUs, below 1 is a quiet machine)",
+        "- **Tools:** " + ", ".join(tools),
+        "- **Release wasm:** "
+        + ", ".join(f"`{os.path.basename(p)}` {s:,} bytes ({s / 1024:.0f} KiB)" for p, s in sizes)
+        + " (`ls -l target/wasm32-wasip1/release/*.wasm`)",
+    ]
+    print("\n".join(summary))
+    print()
+    print(body)
+    for n in notes:
+        print(n)
+
+    if args.out:
+        doc = [
+            "# Performance",
+            "",
+            "Requests/s and latency of scim-edge under Viceroy, for accounts of "
+            + " and ".join(f"{int(n):,}" for n in args.users.split())
+            + " users, next to a floor and to python-scim's scim2-server. Produced by `make bench`"
+            " (`scripts/bench.sh`); this file is rewritten on every run. Quick run:"
+            " `BENCH_USERS=1000 BENCH_SECONDS=3 make bench`.",
+            "",
+            *summary,
+            "",
+            body,
+            "",
+            *[n + "\n" for n in notes],
+            COSTS,
+            CAVEATS,
+        ]
+        with open(args.out, "w") as f:
+            f.write("\n".join(doc).rstrip() + "\n")
+        print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+//! The filter parser and evaluator (the decoded `filter` query parameter, and PATCH value filters).
+//! The checks live in `scim_edge::scim::fuzz`, shared with the host smoke test.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(violation) = scim_edge::scim::fuzz::filter(data) {
+        panic!("{violation}");
+    }
+});
