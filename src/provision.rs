@@ -9,6 +9,8 @@
 //!   adopted (stored) on their first change through SCIM.
 //! - The userName (the Fastly login) never changes through SCIM.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -831,45 +833,83 @@ pub fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()>
     Ok(())
 }
 
-/// Every user of the account: stored records, brought up to date with Fastly, and the Fastly
-/// users no record is linked to. Sorted by id, so pages are stable whatever their size.
-fn all_users(ctx: &Ctx<'_>) -> ScimResult<Vec<UserRecord>> {
-    let tenant = &ctx.tenant.customer_id;
-    let mut records = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = ctx.store.list(&keys::users_prefix(tenant), cursor.as_deref(), 1000).map_err(store_err)?;
-        for key in &page.keys {
-            if let Some(e) = ctx.store.get(key).map_err(store_err)? {
-                records.push(parse_record(&e.value)?);
+/// Brings a record up to date with Fastly's user list (roles changed, or the user deleted, in
+/// the control panel).
+fn reconcile(rec: &mut UserRecord, fastly: &HashMap<&str, &FastlyUser>) {
+    if let (true, Some(fid)) = (rec.active, rec.fastly_id.clone()) {
+        match fastly.get(fid.as_str()) {
+            Some(u) => rec.refresh_from(u),
+            None => {
+                rec.active = false;
+                rec.fastly_id = None;
             }
         }
+    }
+}
+
+/// Every key suffix under a prefix, following the store's cursor.
+fn list_suffixes(ctx: &Ctx<'_>, prefix: &str) -> ScimResult<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = ctx.store.list(prefix, cursor.as_deref(), 1000).map_err(store_err)?;
+        out.extend(page.keys.iter().filter_map(|k| k.strip_prefix(prefix)).map(str::to_owned));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
-            None => break,
+            None => return Ok(out),
         }
     }
-    let fastly = ctx.api.list_users(tenant)?;
-    for rec in &mut records {
-        if let (true, Some(fid)) = (rec.active, rec.fastly_id.clone()) {
-            match fastly.iter().find(|u| u.id == fid) {
-                Some(u) => rec.refresh_from(u),
-                None => {
-                    rec.active = false;
-                    rec.fastly_id = None;
+}
+
+/// Where a user of the account comes from.
+enum Source {
+    Stored,
+    /// A Fastly user no record is linked to (made in the control panel).
+    Unlinked,
+}
+
+/// The ids of every user of the account, sorted (so pages are stable whatever their size), from
+/// key listings and Fastly's user list: no record is read.
+fn all_ids<'f>(ctx: &Ctx<'_>, fastly: &'f [FastlyUser]) -> ScimResult<Vec<(String, Source)>> {
+    let tenant = &ctx.tenant.customer_id;
+    let stored = list_suffixes(ctx, &keys::users_prefix(tenant))?;
+    let linked: HashSet<String> = list_suffixes(ctx, &keys::fastly_users_prefix(tenant))?.into_iter().collect();
+    let stored_set: HashSet<&str> = stored.iter().map(String::as_str).collect();
+    let mut ids: Vec<(String, Source)> = Vec::with_capacity(stored.len() + fastly.len());
+    for u in fastly {
+        if !stored_set.contains(u.id.as_str()) && !linked.contains(&keys::digest(&u.id)) {
+            ids.push((u.id.clone(), Source::Unlinked));
+        }
+    }
+    ids.extend(stored.into_iter().map(|id| (id, Source::Stored)));
+    ids.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(ids)
+}
+
+/// The users with these ids, brought up to date with Fastly's list.
+fn materialise(
+    ctx: &Ctx<'_>,
+    ids: &[(String, Source)],
+    fastly: &HashMap<&str, &FastlyUser>,
+) -> ScimResult<Vec<UserRecord>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, source) in ids {
+        match source {
+            Source::Stored => {
+                if let Some(l) = load_stored(ctx, id)? {
+                    let mut rec = l.record;
+                    reconcile(&mut rec, fastly);
+                    out.push(rec);
+                }
+            }
+            Source::Unlinked => {
+                if let Some(u) = fastly.get(id.as_str()) {
+                    out.push(UserRecord::from_fastly(u, ctx.now));
                 }
             }
         }
     }
-    let linked: Vec<String> = records.iter().filter_map(|r| r.fastly_id.clone()).collect();
-    let stored_ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-    for u in &fastly {
-        if !linked.contains(&u.id) && !stored_ids.contains(&u.id) {
-            records.push(UserRecord::from_fastly(u, ctx.now));
-        }
-    }
-    records.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(records)
+    Ok(out)
 }
 
 /// The candidates an indexed equality names, or `None` when the filter needs a full listing.
@@ -942,12 +982,26 @@ pub fn list(
     paging: &Paging,
     projection: &Projection,
 ) -> ScimResult<ListResult> {
-    let candidates = match filter.and_then(Filter::index_key) {
-        Some(key) => match indexed(ctx, &key)? {
-            Some(c) => c,
-            None => all_users(ctx)?,
-        },
-        None => all_users(ctx)?,
+    let indexed_candidates = match filter.and_then(Filter::index_key) {
+        Some(key) => indexed(ctx, &key)?,
+        None => None,
+    };
+    let candidates = match (indexed_candidates, filter) {
+        (Some(c), _) => c,
+        (None, f) => {
+            let fastly = ctx.api.list_users(&ctx.tenant.customer_id)?;
+            let by_id: HashMap<&str, &FastlyUser> = fastly.iter().map(|u| (u.id.as_str(), u)).collect();
+            let ids = all_ids(ctx, &fastly)?;
+            if f.is_none() {
+                // An import page: only the records on the page are read.
+                let total = ids.len();
+                let page = ids.get(paging.range(total)).unwrap_or_default();
+                let resources =
+                    materialise(ctx, page, &by_id)?.iter().map(|r| projection.apply(&r.render(ctx))).collect();
+                return Ok(ListResult { total, resources });
+            }
+            materialise(ctx, &ids, &by_id)?
+        }
     };
     let mut matching: Vec<Value> = Vec::new();
     for rec in &candidates {

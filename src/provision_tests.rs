@@ -872,3 +872,23 @@ fn reads_within_the_sync_window_ask_fastly_nothing_and_later_reads_catch_up() {
     assert_eq!(w.get(&rec.id).unwrap().role, "engineer");
     assert!(w.fastly.requests().is_empty(), "the refreshed record was stored");
 }
+
+#[test]
+fn an_import_page_reads_only_the_records_on_the_page() {
+    let w = World::new();
+    for n in 0..6 {
+        w.create(&okta_user(&format!("user{n}@example.com"))).unwrap();
+    }
+    let paging = Paging::parse(Some("3"), Some("2")).unwrap();
+    let projection = Projection::parse(None, None);
+    let (page, cost) = w.kv(|| list(&w.ctx(), None, &paging, &projection).unwrap());
+    assert_eq!(page.resources.len(), 2);
+    // Six stored users plus the seed's control-panel users, all counted.
+    assert!(page.total >= 6, "{}", page.total);
+    // Two record reads; one listing of the users and one of the Fastly links.
+    assert!(cost.0 <= 2 && cost.1 == 0 && cost.3 <= 2, "{cost:?}");
+    // The same ids in the same order whatever the page size.
+    let all = list(&w.ctx(), None, &Paging::parse(None, Some("100")).unwrap(), &projection).unwrap();
+    let ids = |rs: &[Value]| rs.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(ids(&page.resources), ids(all.resources.get(2..4).unwrap()));
+}

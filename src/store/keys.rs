@@ -51,6 +51,10 @@ pub fn email_holder(tenant: &str, email: &str, id: &str) -> String {
     format!("{}{id}", email_prefix(tenant, email))
 }
 
+pub fn fastly_users_prefix(tenant: &str) -> String {
+    format!("t/{tenant}/fastly/")
+}
+
 pub fn fastly_user(tenant: &str, fastly_id: &str) -> String {
     format!("t/{tenant}/fastly/{}", digest(fastly_id))
 }
