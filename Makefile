@@ -7,7 +7,7 @@ WASM := target/wasm32-wasip1/release/scim-edge.wasm
 EMULATOR := target/release/emulator
 SHARED ?= $(CURDIR)/../shared
 
-.PHONY: serve test setup setup-test build lint unit wasm-test e2e scim2-tester conformance package clean bench fuzz
+.PHONY: serve test setup setup-test build lint unit wasm-test e2e scim2-tester conformance package clean bench fuzz soak
 
 ## make serve: install what is missing, build, run the emulator and `fastly compute serve`.
 serve: setup build
@@ -68,6 +68,14 @@ bench: setup
 ## `make unit` runs the stable fuzz smoke on any toolchain. Figures: docs/RELIABILITY.md.
 fuzz:
 	scripts/fuzz.sh 600
+
+## Mixed SCIM reads and writes from 16 connections for 60 s against a private stack, then the audit of
+## tests/chaos.rs; fails on any 5xx. Not part of `make test`. Figures: docs/RELIABILITY.md.
+## Other sizes: make soak SOAK_SECONDS=300 SOAK_CONNECTIONS=32
+SOAK_SECONDS ?= 60
+SOAK_CONNECTIONS ?= 16
+soak: setup
+	scripts/soak.sh $(SOAK_SECONDS) $(SOAK_CONNECTIONS)
 
 ## The deployable package (pkg/scim-edge.tar.gz), as `fastly compute publish` builds it.
 package: setup

@@ -68,6 +68,13 @@ def heap(r: dict) -> str:
     return f"{r['heap_mib']:.1f}" if r.get("heap_mib") is not None else "–"
 
 
+def calls(r: dict) -> str:
+    """Fastly API calls per request, from the emulator's log of the warm-up and the timed request."""
+    if r.get("fastly_calls_per_request") is None or r["server"] != "scim-edge":
+        return "–"
+    return f"{r['fastly_calls_per_request']:.2g}"
+
+
 def table(rows: list[dict]) -> tuple[str, list[str]]:
     by = {(r["server"], r["kind"], r["users"]): r for r in rows}
     floor = next((r for r in rows if r["kind"] == FLOOR), None)
@@ -79,7 +86,8 @@ def table(rows: list[dict]) -> tuple[str, list[str]]:
         scale = f"{big // 1000}k ÷ {small // 1000}k"
     else:
         scale = f"{big:,} ÷ {small:,}"
-    head = ["server", "request", "users", "req/s", "p50 ms", "p99 ms", "heap MiB", "÷ floor", "÷ scim2-server", scale]
+    head = ["server", "request", "users", "req/s", "p50 ms", "p99 ms", "heap MiB", "Fastly calls", "÷ floor",
+            "÷ scim2-server", scale]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
     notes, failures = [], []
     order = (
@@ -91,7 +99,7 @@ def table(rows: list[dict]) -> tuple[str, list[str]]:
         if r.get("failed"):
             failures.append(f"({len(failures) + 1}) {r['server']}, `{r['kind']}`, {r['users']:,} users: {r['failed']}.")
             cells = [r["server"], f"`{r['kind']}`", users_label(r["users"]), f"**failed** ({len(failures)})", "–", "–"]
-            cells.append(heap(r))
+            cells += [heap(r), calls(r)]
             out.append("| " + " | ".join(cells + ["–"] * (len(head) - len(cells))) + " |")
             continue
         rps = r["rps"]
@@ -116,6 +124,7 @@ def table(rows: list[dict]) -> tuple[str, list[str]]:
                     fmt(r["p50_ms"], 2),
                     fmt(r["p99_ms"], 2),
                     heap(r),
+                    calls(r),
                     ratio(vs_floor),
                     f"{ratio(vs_scim2)}×" if vs_scim2 is not None else "–",
                     ratio(vs_small),
@@ -136,19 +145,29 @@ def table(rows: list[dict]) -> tuple[str, list[str]]:
 
 
 COSTS = """\
-What each request does in scim-edge (read from `src/provision.rs` and `src/auth.rs`). Every SCIM request
-first reads the cached token verdict (1 KV read; the benchmark warms it, so no Fastly call).
+What each request does in scim-edge, read from `src/provision.rs` and `src/auth/` at the commit above. The
+token verdict comes from the POP cache (warmed before the runs), so no request spends a KV read or a Fastly
+call on authentication. `fastly_sync_seconds` is the deployed default (10): a stored user is served as stored
+for 10 s after scim-edge last compared it with Fastly.
 
-| request | KV reads | Fastly API calls | work that grows with the account |
+| request | KV | Fastly API | what grows with the account |
 |---|---|---|---|
-| `GET /ServiceProviderConfig` | none | none | none (measured once, at the smallest size) |
-| `GET /Users/{id}` | 1 (the record) | 1 `GET /user/{id}` (`refreshed`: roles changed or user deleted in the control panel) | none |
-| `GET ?filter=userName eq` | 2 (the userName index, the record) | 1 `GET /user/{id}` | none |
-| `GET ?startIndex&count=100` | 1 list per 1,000 keys + 1 read per user | 1 `GET /customer/{id}/users` (every user, no paging) | all: every record is read, parsed, merged with Fastly's list (a linear search per record, so quadratic), rendered and filtered, and only then is the page cut |
-| `PUT /Users/{id}` (no-op) | 1 (the record) | 1 `GET /user/{id}` | none; nothing is written, neither to the KV store nor to Fastly |
+| `GET /ServiceProviderConfig` | – | – | nothing (measured once, at the smallest size) |
+| `GET /Users/{id}` | 1 read; 1 write when the sync window has passed | `GET /user/{id}` when the sync window has passed | nothing |
+| `GET ?filter=userName eq` | 2 reads (the userName index, the record); as above | as above | nothing |
+| `GET ?startIndex&count=100` | 2 key listings (`user/`, `fastly/`), 1 call per 1,000 keys each; 100 reads | `GET /customer/{id}/users`: every user, in one answer, parsed whole | everything before the page is cut: Fastly's list, both key listings, sorting every id |
+| `PUT /Users/{id}` (no-op) | 1 read, no write | `GET /user/{id}` (always, before a change) | nothing |
 
-The emulator row is the Fastly API call that `GET /Users/{id}`, the filter and the PUT each make
-(`GET /user/{id}`), measured on its own: what the stand-in for api.fastly.com costs at each size.
+Key listings are the expensive part of an import page: the Compute SDK (fastly 0.13.2, `KVStore::list`) parses
+each page of keys with `serde_json::from_reader` straight from the body handle, which is one host call per byte
+of the page. Viceroy's guest profiler (`viceroy serve --profile=guest`) puts 99.5 % of a 3,000-user page request
+in that parse.
+
+Not measured here: a filter that no index answers (e.g. `displayName co "x"`) reads and renders every record
+of the account before it filters and pages.
+
+The emulator row is the Fastly API call `GET /user/{id}` measured on its own: what the stand-in for
+api.fastly.com costs at each size.
 
 The floor (`bench/baseline`) is a Compute app that reads one KV value (a user record) and returns it: the
 cost of Viceroy, a wasm instance and one KV read, below which no request can go.
@@ -158,9 +177,9 @@ CAVEATS = """\
 How to read the figures:
 - **One machine for everything.** wrk, Viceroy, the emulator and scim2-server share the CPUs, so the figures
   compare request kinds and servers with each other; they do not predict Fastly's production latency.
-- **Viceroy is not the Fastly edge.** Its KV store is an in-process map (a lookup costs microseconds; on Fastly
-  it is a network call), and its list walks every key of the store for each page. Each request gets a fresh
-  wasm instance, as on Compute.
+- **Viceroy is not the Fastly edge.** Its KV store is an in-process map (on Fastly a lookup goes over the
+  network), and its list walks every key of the store for each page. Each request gets a fresh wasm instance,
+  as on Compute.
 - **The Fastly API is the local emulator**, which keeps users in a list: `GET /user/{id}` is a linear scan, and
   `GET /customer/{id}/users` serialises every user. The real API's latency (tens of milliseconds per call)
   would dominate the calls that scim-edge makes per request.
@@ -168,10 +187,12 @@ How to read the figures:
   wsgiref's threading server, HTTP/1.0 (one connection per request), one Python process. Its users are stored
   through its storage's own `create` before it listens (`bench/scim2_seeded_server.py`). Its PUT replaces the
   user and bumps its version; scim-edge's no-op PUT writes nothing.
-- **heap MiB** is the largest WebAssembly heap one request of the kind used (Viceroy's log). Compute allows a
-  request 128 MB of heap, 1 MB of stack, 2 minutes and 32 backend requests
-  ([Compute resource limits](https://docs.fastly.com/products/compute-resource-limits)), and Viceroy enforces
-  the 128 MiB: a request that needs more fails with a 500.
+- **heap MiB** is the largest WebAssembly heap one request of the kind used (Viceroy's log). By default Compute
+  allows a request 128 MB of heap, 1 MB of stack, 50 ms of CPU time, 2 minutes and 32 backend requests
+  ([Compute resource limits](https://docs.fastly.com/products/compute-resource-limits)). Viceroy enforces the
+  128 MiB (a request that needs more fails with a 500), not the CPU time.
+- **Fastly calls** is the number of Fastly API calls per scim-edge request: the emulator's log of the warm-up
+  and the timed request before each run (so a read within the sync window shows 0).
 - **÷ floor** is the share of the floor's requests/s a kind reaches; **÷ scim2-server** is scim-edge's requests/s
   over scim2-server's for the same kind and size; the last column is requests/s at the largest size over the
   smallest.

@@ -7,13 +7,15 @@
 writes into DIR:
 - emulator-seed.json  the emulator's default seed (tokens included) with N more users in customer A;
 - kv.json             the Viceroy KV store `scim_state` (`[local_server.kv_stores]` file form): for each
-                      user the scim-edge record and its userName and Fastly-id indexes, as if Okta had
-                      created it through scim-edge (src/store/keys.rs, `UserRecord` in src/provision.rs);
+                      user the scim-edge record and its userName, Fastly-id and email indexes, as if Okta
+                      had created it through scim-edge (src/store/keys.rs, `UserRecord` and
+                      `write_indexes` in src/provision.rs);
 - scim2-users.jsonl   one SCIM User per line with its id, for bench/scim2_seeded_server.py;
 - targets.json        the ids, userName and page the driver asks for;
 - fastly.toml         with --manifest: that manifest for Viceroy, its Fastly API backends at --api-url,
-                      its `scim_state` store loaded from kv.json, and token verdicts cached for an hour
-                      (the benchmark measures the warm path).
+                      its `scim_state` store loaded from kv.json, token verdicts cached for an hour (the
+                      benchmark measures the warm path), and `fastly_sync_seconds` at the deployed
+                      default (its `[setup]` value) rather than the local 0.
 
 Everything is derived from the index of the user, so two runs write the same files.
 """
@@ -84,6 +86,9 @@ def record(i: int) -> dict:
         # What a PUT that echoes the user's representation leaves (roles[0].primary = true), so the
         # no-op PUT of the benchmark is a no-op from the first request on.
         "role_detail": {"primary": True},
+        # Never compared with Fastly yet: the first read asks Fastly, then reads within
+        # `fastly_sync_seconds` serve the record as stored.
+        "synced_at": 0,
         "fastly_roles": [p["role"]],
         "fastly_id": fastly_id(i),
         "login": p["login"],
@@ -113,6 +118,12 @@ def bench_manifest(manifest: str, api_url: str, kv_file: str) -> str:
     )
     text = re.sub(r'url = "http://127\.0\.0\.1:8787/"', f"url = {json.dumps(api_url)}", text)
     text = re.sub(r'^([ \t]*auth_cache_ttl_seconds = )"\d+"', r'\1"3600"', text, count=1, flags=re.M)
+    deployed = tomllib.loads(text)["setup"]["config_stores"]["scim_config"]["items"]
+    sync = deployed.get("fastly_sync_seconds", {}).get("value")
+    if sync is not None:
+        text = re.sub(
+            r'^([ \t]*fastly_sync_seconds = )"\d+"', lambda m: f'{m.group(1)}"{sync}"', text, count=1, flags=re.M
+        )
     # Refuse a manifest this no longer understands rather than benchmark the wrong setup.
     local = tomllib.loads(text)["local_server"]
     backends = local["backends"]
@@ -121,6 +132,7 @@ def bench_manifest(manifest: str, api_url: str, kv_file: str) -> str:
         or local["kv_stores"].get("scim_state") != {"file": kv_file, "format": "json"}
         or backends["fastly_api"]["url"] != api_url
         or local["config_stores"]["scim_config"]["contents"].get("auth_cache_ttl_seconds") != "3600"
+        or local["config_stores"]["scim_config"]["contents"].get("fastly_sync_seconds", sync) != sync
     ):
         raise SystemExit(f"bench/seed.py: cannot adapt {manifest} for the benchmark; update bench_manifest()")
     return text
@@ -153,6 +165,7 @@ def main() -> None:
             # one it is an old, settled claim, which is what these are.
             kv[f"t/{CUSTOMER_A}/name/{digest(fold(p['login']))}"] = rec["id"]
             kv[f"t/{CUSTOMER_A}/fastly/{digest(fid)}"] = rec["id"]
+            kv[f"t/{CUSTOMER_A}/email/{digest(fold(p['login']))}/{rec['id']}"] = ""
             user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": rec["id"], "active": True}
             user.update(attributes(p))
             user["roles"] = [{"value": p["role"], "primary": True}]

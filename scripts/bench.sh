@@ -111,6 +111,11 @@ measure() {
     first=$warm
   fi
   step "$server, $users users, $kind: HTTP $code in ${first}s (warm-up ${warm}s)"
+  # The Fastly API calls of these (one or two) requests, from the emulator's log.
+  probe_calls="" probe_requests=$([ "$code" = 200 ] && echo 2 || echo 1)
+  if [ -n "${clear_url:-}" ]; then
+    probe_calls=$(curl -fsS "$clear_url" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+  fi
   if [ "$code" != 200 ]; then
     local why="HTTP $code after ${first%.*} s"
     if [ -n "${server_log:-}" ] && grep -q handle_alloc_error "$server_log"; then
@@ -119,7 +124,7 @@ measure() {
     head -c 300 "$work/probe.body" >&2; echo >&2
     python3 -c 'import json,sys; print(json.dumps({"server": sys.argv[1], "users": int(sys.argv[2]), "kind": sys.argv[3], "failed": sys.argv[4]}))' \
       "$server" "$users" "$kind" "$why" >>"$results"
-    add_heap
+    annotate
     return
   fi
   check_answer "$server" "$kind" "$work/probe.body" "$work/probe.headers"
@@ -139,7 +144,7 @@ print(json.dumps({"server": server, "users": int(users), "kind": kind, "rps": 1 
                   "p50_ms": statistics.median(t) * 1000, "p99_ms": t[-1] * 1000, "requests": len(t),
                   "errors": 0, "sequential": True}))
 EOF
-    add_heap
+    annotate
     return
   fi
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_HEADER=$auth \
@@ -157,15 +162,15 @@ print(json.dumps({"server": server, "users": int(users), "kind": kind,
                   "p99_ms": v["p99_us"] / 1000, "requests": int(v["requests"]),
                   "errors": int(v["status_errors"] + v["timeouts"] + v["socket_errors"]), "sequential": False}))
 EOF
-  add_heap
+  annotate
 }
 
-# add_heap: the largest WebAssembly heap a request of the last kind used, from Viceroy's log (-v), into
-# the last result line; then shows that line.
-add_heap() {
-  python3 - "$results" "${server_log:-}" "${log_mark:-0}" <<'EOF'
+# annotate: adds to the last result the largest WebAssembly heap a request of the kind used (Viceroy's
+# log, -v) and the Fastly API calls per request of the warm-up and timed requests.
+annotate() {
+  python3 - "$results" "${server_log:-}" "${log_mark:-0}" "${probe_calls:-}" "${probe_requests:-1}" <<'EOF'
 import json, re, sys
-results, log, mark = sys.argv[1], sys.argv[2], int(sys.argv[3] or 0)
+results, log, mark, calls, made = sys.argv[1], sys.argv[2], int(sys.argv[3] or 0), sys.argv[4], int(sys.argv[5])
 unit = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024}
 heaps = []
 if log:
@@ -178,6 +183,8 @@ lines = open(results).read().splitlines()
 last = json.loads(lines[-1])
 if heaps:
     last["heap_mib"] = max(heaps)
+if calls:
+    last["fastly_calls_per_request"] = int(calls) / made
 lines[-1] = json.dumps(last)
 open(results, "w").write("\n".join(lines) + "\n")
 print(lines[-1], file=sys.stderr)
@@ -255,7 +262,7 @@ for n in $USERS; do
     run_kinds scim-edge "$n" "http://127.0.0.1:$EDGE_PORT/scim/v2"
   if [ "$n" = "${USERS%% *}" ]; then
     # A SCIM request with the same auth (one KV read) and no Fastly call, once: it does not depend on the size.
-    server_log="$work/viceroy.log" \
+    clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \
       measure scim-edge "$n" "GET /ServiceProviderConfig" GET "http://127.0.0.1:$EDGE_PORT/scim/v2/ServiceProviderConfig"
   fi
   # The Fastly API call that GET, filter and PUT make, on its own: what the emulator costs at this size.

@@ -226,6 +226,12 @@ fn load_stored(ctx: &Ctx<'_>, id: &str) -> ScimResult<Option<Loaded>> {
     }
 }
 
+/// Fastly ids are base62, 22 characters in every recorded answer (21 when one starts with a
+/// zero); the range is wider so that a change of length would not hide control-panel users.
+fn may_be_fastly_id(id: &str) -> bool {
+    (16..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// The user with this SCIM id, stored or (for control-panel users) straight from Fastly.
 fn load(ctx: &Ctx<'_>, id: &str) -> ScimResult<Loaded> {
     let not_found = || ScimError::not_found(format!("no user with id '{id}'"));
@@ -234,6 +240,11 @@ fn load(ctx: &Ctx<'_>, id: &str) -> ScimResult<Loaded> {
     }
     if let Some(l) = load_stored(ctx, id)? {
         return Ok(l);
+    }
+    // Only a Fastly id names a control-panel user: any other id (the UUIDs scim-edge mints, say
+    // of a deleted user) is not sent to Fastly.
+    if !may_be_fastly_id(id) {
+        return Err(not_found());
     }
     // A Fastly id that is linked to a record under another SCIM id is not a SCIM id.
     if read_id_key(ctx, &keys::fastly_user(&ctx.tenant.customer_id, id))?.is_some() {
@@ -758,7 +769,13 @@ fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -
         };
         check_if_match(&cur, if_match)?;
         let mut next = desired(ctx, &cur, &change)?;
-        if next == cur {
+        // Nothing to ask of Fastly. Fastly may still hold what the stored record does not say yet
+        // (an earlier attempt's answer was lost after Fastly applied it, or a control-panel
+        // change): then the record catches up, since reads within the sync window show the store.
+        let catch_up = next == cur;
+        let store_is_current =
+            loaded.generation.is_none() || UserRecord { synced_at: stored.synced_at, ..cur.clone() } == stored;
+        if catch_up && store_is_current {
             return Ok(cur);
         }
         if loaded.generation.is_none() {
@@ -787,12 +804,14 @@ fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -
                     release_user_name(ctx, cur.user_name(), &cur.id);
                 }
                 write_indexes(ctx, &next, Some(&stored))?;
-                let op = match (cur.active, next.active) {
+                // A catch-up records the change Fastly applied for an earlier attempt.
+                let before = if catch_up { &stored } else { &cur };
+                let op = match (before.active, next.active) {
                     (true, false) => "deactivate",
                     (false, true) => "reactivate",
                     _ => "update",
                 };
-                audit(ctx, op, &next, Some(&cur.role), "ok", None);
+                audit(ctx, op, &next, Some(&before.role), "ok", None);
                 return Ok(next);
             }
             Err(StoreError::Conflict) => continue,
@@ -870,7 +889,7 @@ enum Source {
 
 /// The ids of every user of the account, sorted (so pages are stable whatever their size), from
 /// key listings and Fastly's user list: no record is read.
-fn all_ids<'f>(ctx: &Ctx<'_>, fastly: &'f [FastlyUser]) -> ScimResult<Vec<(String, Source)>> {
+fn all_ids(ctx: &Ctx<'_>, fastly: &[FastlyUser]) -> ScimResult<Vec<(String, Source)>> {
     let tenant = &ctx.tenant.customer_id;
     let stored = list_suffixes(ctx, &keys::users_prefix(tenant))?;
     let linked: HashSet<String> = list_suffixes(ctx, &keys::fastly_users_prefix(tenant))?.into_iter().collect();

@@ -751,6 +751,35 @@ fn a_lost_answer_on_deactivate_converges_on_retry() {
     assert!(w.tenant_keys().is_empty(), "left behind: {:?}", w.tenant_keys());
 }
 
+/// Found by tests/chaos.rs: reads within the sync window are served from the store, so the retry
+/// of a change whose answer was lost must store what Fastly now holds, though it sends nothing.
+#[test]
+fn a_lost_answer_on_an_update_is_stored_by_the_retry_so_reads_show_it() {
+    let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
+    let rec = w.create(&okta_user("ada@example.com")).unwrap();
+    let engineer = with(okta_user("ada@example.com"), FASTLY_USER, json!({"role": "engineer"}));
+    w.fastly.fault(Fault::lost_answer(Method::Put, "/user/"));
+    assert_eq!(w.put(&rec.id, &engineer).unwrap_err().status, 503);
+    let (r, writes) = w.writes(|| w.put(&rec.id, &engineer).unwrap());
+    assert!(writes.is_empty(), "{writes:#?}");
+    assert_eq!(r.role, "engineer");
+    assert_eq!(w.get(&rec.id).unwrap().role, "engineer", "a read within the sync window");
+    assert_eq!(w.get(&rec.id).unwrap().version(), r.version());
+
+    let off = with(engineer, "active", json!(false));
+    w.fastly.fault(Fault::lost_answer(Method::Delete, "/user/"));
+    assert_eq!(w.put(&rec.id, &off).unwrap_err().status, 503);
+    let (r, writes) = w.writes(|| w.put(&rec.id, &off).unwrap());
+    assert!(writes.is_empty(), "{writes:#?}");
+    assert!(!r.active);
+    let read = w.get(&rec.id).unwrap();
+    assert!(!read.active && read.fastly_id.is_none(), "{read:?}");
+    let ops: Vec<Value> = w.audit_lines().iter().map(|l| l["operation"].clone()).collect();
+    assert_eq!(ops, ["create", "update", "deactivate"], "the retries record what Fastly applied");
+    w.delete(&rec.id).unwrap();
+    assert!(w.tenant_keys().is_empty(), "left behind: {:?}", w.tenant_keys());
+}
+
 #[test]
 fn a_user_created_inactive_gets_no_fastly_user_until_activated() {
     let w = World::new();

@@ -1,6 +1,7 @@
 //! Bounded input, end to end: every hostile size or shape gets a precise SCIM error (never a
 //! 500, never a crash), and what is refused before the core touches the account spends no
 //! upstream call.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -102,6 +103,27 @@ fn deeply_nested_json_is_invalid_syntax_and_the_service_lives_on() {
 
     assert_eq!(s.get("/ServiceProviderConfig").status, 200);
     assert_eq!(s.get(&format!("/Users/{id}")).status, 200);
+}
+
+#[test]
+fn thousands_of_values_are_invalid_value_without_an_upstream_write() {
+    let s = Stack::start();
+    let id = create(&s, "limit-values");
+    s.clear_upstream_requests();
+    let email = unique_email("limit-values");
+    let mut body = okta_user(&email, "Many", "Values");
+    body["emails"] = json!((0..5_000).map(|i| format!("u{i}@x.io")).collect::<Vec<_>>());
+    let started = std::time::Instant::now();
+    let r = s.post("/Users", &body);
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    assert!(r.body["detail"].as_str().unwrap().contains("at most 100 values"), "{:?}", r.body);
+    let ops = json!({"schemas":[PATCH_OP],"Operations":[{"op":"add","path":"emails","value":(0..11_000).collect::<Vec<_>>()}]});
+    let r = s.scim("PATCH", &format!("/Users/{id}"), SUPERUSER, Some(&ops));
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    // Refused in proportion to their size, not their square (they took seconds of CPU each).
+    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    assert!(s.upstream_writes().is_empty(), "{:?}", s.upstream_writes());
+    assert!(s.fastly_user_by_login(CUSTOMER_A, &email).is_none());
 }
 
 #[test]
@@ -243,6 +265,12 @@ fn ids_that_are_not_well_formed_are_404_without_an_upstream_request() {
     let requests = s.upstream_requests();
     assert!(requests.is_empty(), "no upstream request: {requests:?}");
     assert_eq!(s.fastly_users(CUSTOMER_A).len(), users_before);
+
+    // Whereas a well-formed id that is not stored is looked up in Fastly (the log does record).
+    s.clear_upstream_requests();
+    assert_scim_error(&s.get("/Users/0NoSuchUser0000000000a"), 404, None);
+    let requests = s.upstream_requests();
+    assert!(requests.iter().any(|r| r["path"].as_str().is_some_and(|p| p.contains("0NoSuchUser"))), "{requests:?}");
 }
 
 #[test]

@@ -94,9 +94,21 @@ pub fn filter(data: &[u8]) -> Result<(), Violation> {
     let users = USERS.get_or_init(|| [fixed_user(), sparse_user(), json!({}), json!([1, 2])]);
     match filter::parse(&text) {
         Ok(f) => {
+            // `not (F)` is the negation of F, and `(F)`, `F and F`, `F or F` are F, wherever the
+            // wrapped filter is still within the bounds.
+            let wrapped = |w: String| filter::parse(&w).ok();
+            let not = wrapped(format!("not ({text})"));
+            let same = [format!("({text})"), format!("{text} and {text}"), format!("({text}) or ({text})")];
+            let same: Vec<filter::Filter> = same.into_iter().filter_map(wrapped).collect();
             for u in users {
-                f.matches(u);
+                let m = f.matches(u);
                 f.matches_element(u);
+                if not.as_ref().is_some_and(|n| n.matches(u) == m) {
+                    return Err(format!("not ({text}) is not the negation of {text} on {u}"));
+                }
+                if same.iter().any(|g| g.matches(u) != m) {
+                    return Err(format!("a grouping or repetition of {text} changes its result on {u}"));
+                }
             }
             f.index_key();
         }
@@ -143,6 +155,9 @@ pub fn patch(data: &[u8]) -> Result<(), Violation> {
         let mut target = start.clone();
         match patch::apply(&mut target, &ops) {
             Ok(()) => {
+                if let Some(path) = unassigned_value(&target, "") {
+                    return Err(format!("patch::apply left an unassigned (null or empty) value at {path}"));
+                }
                 if let Err(e) = user::read(&target) {
                     client_error("user::read after patch::apply", &e)?;
                 }
@@ -164,6 +179,28 @@ pub fn patch(data: &[u8]) -> Result<(), Violation> {
         }
     }
     Ok(())
+}
+
+/// The first null, empty array or empty object inside `v` (RFC 7643 §2.5: unassigned), by path.
+fn unassigned_value(v: &Value, at: &str) -> Option<String> {
+    let children: Vec<(String, &Value)> = match v {
+        Value::Object(m) => m.iter().map(|(k, x)| (format!("{at}/{k}"), x)).collect(),
+        Value::Array(a) => a.iter().enumerate().map(|(i, x)| (format!("{at}/{i}"), x)).collect(),
+        _ => return None,
+    };
+    children.into_iter().find_map(|(here, x)| {
+        let empty = match x {
+            Value::Null => true,
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.is_empty(),
+            _ => false,
+        };
+        if empty {
+            Some(here)
+        } else {
+            unassigned_value(x, &here)
+        }
+    })
 }
 
 /// The User reader (`POST`/`PUT /Users` bodies), and the rendering of what it accepted.
@@ -207,6 +244,15 @@ pub fn authorization(data: &[u8]) -> Result<(), Violation> {
         Ok(token) => {
             if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) || token.len() > header.len() {
                 return Err(format!("token_from_header accepted a malformed token {token:?}"));
+            }
+            // Whichever way it came, the same token as a Bearer or as a Basic password reads back.
+            use base64::Engine;
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("okta:{token}"));
+            for again in [format!("Bearer {token}"), format!("Basic {basic}")] {
+                match crate::auth::token_from_header(Some(&again)) {
+                    Ok(t) if t == token => {}
+                    other => return Err(format!("{again:?} does not read back as {token:?}: {other:?}")),
+                }
             }
             Ok(())
         }

@@ -5,7 +5,7 @@ pub mod error;
 pub mod filter;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz;
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
 mod fuzz_smoke;
 pub mod list;
 pub mod patch;

@@ -9,6 +9,10 @@ pub const FASTLY_USER: &str = "urn:ietf:params:scim:schemas:extension:fastly:2.0
 
 /// The roles Fastly knows (the legacy single `role` of the Fastly API).
 pub const FASTLY_ROLES: &[&str] = &["user", "billing", "engineer", "superuser", "tls_viewer", "tls_admin"];
+/// Most values one multi-valued attribute holds (emails, phoneNumbers, addresses, roles, …). A
+/// person has a handful; the bound keeps the work of one request linear in its size (comparing
+/// values pairwise, as de-duplication and PATCH do, is quadratic in their number).
+pub const MAX_VALUES: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -69,6 +69,9 @@ pub fn read_attribute(attr: &Attribute, value: &Value) -> ScimResult<Option<Valu
         Value::Array(a) => a.iter().collect(),
         other => vec![other],
     };
+    if items.len() > schema::MAX_VALUES {
+        return Err(too_many_values(attr.name, items.len()));
+    }
     let mut out = Vec::new();
     for item in items {
         if let Some(v) = read_single(attr, item)? {
@@ -82,6 +85,11 @@ pub fn read_attribute(attr: &Attribute, value: &Value) -> ScimResult<Option<Valu
         return Err(ScimError::invalid_value(format!("at most one of '{}' may be primary", attr.name)));
     }
     Ok(if out.is_empty() { None } else { Some(Value::Array(out)) })
+}
+
+/// More than [`schema::MAX_VALUES`] values for one attribute.
+pub fn too_many_values(name: &str, given: usize) -> ScimError {
+    ScimError::invalid_value(format!("'{name}' may hold at most {} values, not {given}", schema::MAX_VALUES))
 }
 
 fn read_single(attr: &Attribute, value: &Value) -> ScimResult<Option<Value>> {
@@ -270,6 +278,19 @@ mod tests {
         assert!(u.get("id").is_none() && u.get("meta").is_none());
         assert_eq!(u[FASTLY_USER], json!({"role":"engineer"}));
         assert_eq!(u.len(), 2);
+    }
+
+    /// Found by fuzzing: 9,000 emails in a POST body cost seconds of CPU in de-duplication.
+    #[test]
+    fn multi_valued_attributes_hold_a_bounded_number_of_values() {
+        let emails = |n: usize| -> Vec<Value> { (0..n).map(|i| json!(format!("u{i}@x.io"))).collect() };
+        let e = read(&json!({"userName": "a@x.com", "emails": emails(9_000)})).unwrap_err();
+        assert_eq!((e.status, e.scim_type), (400, Some(crate::scim::error::ScimType::InvalidValue)));
+        assert_eq!(e.detail, "'emails' may hold at most 100 values, not 9000");
+        let e = read(&json!({"userName": "a@x.com", "roles": vec!["user"; schema::MAX_VALUES + 1]})).unwrap_err();
+        assert!(e.detail.contains("'roles'"), "{}", e.detail);
+        let u = read(&json!({"userName": "a@x.com", "emails": emails(schema::MAX_VALUES)})).unwrap();
+        assert_eq!(u["emails"].as_array().unwrap().len(), schema::MAX_VALUES);
     }
 
     #[test]
