@@ -60,7 +60,7 @@ conformance: setup-test build
 	SHARED=$(SHARED) scripts/conformance.sh all
 
 ## Requests/s and latency of scim-edge under Viceroy, next to a floor and scim2-server, for 1,000 and
-## 100,000 users (~10 min); writes docs/PERFORMANCE.md. Quick: BENCH_USERS=1000 BENCH_SECONDS=3 make bench
+## 100,000 users (~10 min); writes docs/PERFORMANCE.md. Quick: BENCH_USERS=1000 BENCH_LIST_SIZES= BENCH_SECONDS=3 make bench
 bench: setup
 	scripts/bench.sh
 

@@ -8,15 +8,18 @@
 #   BENCH_CONNECTIONS=8        concurrent connections (wrk -c), the same for every run
 #   BENCH_SLOW=2               a request kind whose request (after a warm-up) takes longer, in seconds,
 #                              is not load-tested: up to 3 requests are timed one at a time instead
+#   BENCH_LIST_SIZES="30000 60000 80000"  more sizes at which one import page of scim-edge is timed
+#                              (one request each, ~2 minutes in all; "" to skip)
 #   BENCH_DOC=docs/PERFORMANCE.md   where the report goes ("" to only print it)
 #   BENCH_BUILD=1              0 to use what is already built
 #   CARGO_TARGET_DIR           honoured, as cargo does
-# Quick run: BENCH_USERS=1000 BENCH_SECONDS=3 make bench
+# Quick run: BENCH_USERS=1000 BENCH_LIST_SIZES= BENCH_SECONDS=3 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 USERS=${BENCH_USERS:-1000 100000}
+LIST_SIZES=${BENCH_LIST_SIZES-30000 60000 80000}
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNECTIONS:-8}
 THREADS=${BENCH_THREADS:-2}
@@ -38,6 +41,9 @@ EMULATOR="$TARGET/release/emulator"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)
 STARTED=$(date +%s)
+# What is measured: the commit, and whether the code differs from it, before anything is built.
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git status --porcelain -- src emulator Cargo.toml Cargo.lock fastly.toml 2>/dev/null | head -c 1)
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
@@ -92,7 +98,7 @@ results="$work/results.jsonl"
 
 # measure SERVER USERS KIND METHOD URL [BODY_FILE]: a checked warm-up request (scim2-server builds an
 # index on the first search of an attribute), a timed one, then the load run. A kind that fails is
-# reported as failed (and why, from $server_log), and the run goes on.
+# reported as failed (and why, from $server_log), and the run goes on. With once=1: one timed request.
 measure() {
   local server=$1 users=$2 kind=$3 method=$4 url=$5 body=${6:-}
   local auth=${auth_header:-Authorization: Bearer $TOKEN}
@@ -104,22 +110,29 @@ measure() {
   local out code first warm
   out=$(curl "${args[@]}" "$url") || die "$server $kind: $url did not answer"
   read -r code warm <<<"$out"
-  if [ "$code" = 200 ]; then
+  if [ "$code" = 200 ] && [ -z "${once:-}" ]; then
     out=$(curl "${args[@]}" "$url") || die "$server $kind: $url did not answer"
     read -r code first <<<"$out"
   else
     first=$warm
   fi
-  step "$server, $users users, $kind: HTTP $code in ${first}s (warm-up ${warm}s)"
+  local how="warm-up ${warm}s"; [ -n "${once:-}" ] && how="one request"
+  step "$server, $users users, $kind: HTTP $code in ${first}s ($how)"
   # The Fastly API calls of these (one or two) requests, from the emulator's log.
-  probe_calls="" probe_requests=$([ "$code" = 200 ] && echo 2 || echo 1)
+  probe_calls="" probe_requests=$([ "$code" = 200 ] && [ -z "${once:-}" ] && echo 2 || echo 1)
   if [ -n "${clear_url:-}" ]; then
     probe_calls=$(curl -fsS "$clear_url" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
   fi
   if [ "$code" != 200 ]; then
-    local why="HTTP $code after ${first%.*} s"
-    if [ -n "${server_log:-}" ] && grep -q handle_alloc_error "$server_log"; then
+    local why where
+    why="HTTP $code after $(awk -v t="$first" 'BEGIN { printf "%.1f", t }') s"
+    if [ -n "${server_log:-}" ] && tail -n +"$((log_mark + 1))" "$server_log" | grep -q 'handle_alloc_error\|OutOfMemory'; then
       why="$why: out of memory (Viceroy allows a wasm instance 128 MiB, as Compute does)"
+      where=$(tail -n +"$((log_mark + 1))" "$server_log" | grep -m1 -o 'take_body_bytes\|KvStore as [a-zA-Z_:]*>::[a-z]*' || true)
+      case "$where" in
+        take_body_bytes) why="$why, while reading a Fastly API answer into memory (\`take_body_bytes\`)" ;;
+        ?*) why="$why, in \`$where\`" ;;
+      esac
     fi
     head -c 300 "$work/probe.body" >&2; echo >&2
     python3 -c 'import json,sys; print(json.dumps({"server": sys.argv[1], "users": int(sys.argv[2]), "kind": sys.argv[3], "failed": sys.argv[4]}))' \
@@ -231,21 +244,9 @@ run_kinds() {
   measure "$server" "$users" "PUT /Users/{id} (no-op)" PUT "$base/Users/$id" "$work/put.json"
 }
 
-# --- the floor -------------------------------------------------------------------------------------
-step "the floor: bench/baseline under Viceroy"
-viceroy serve -v --addr "127.0.0.1:$FLOOR_PORT" -C bench/baseline/fastly.toml "$FLOOR_WASM" >"$work/floor.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$FLOOR_PORT/" 60 || { cat "$work/floor.log"; die "the floor did not start"; }
-server_log="$work/floor.log" measure baseline 0 "floor: one KV read" GET "http://127.0.0.1:$FLOOR_PORT/"
-stop_all
-
-# --- each size: scim-edge, then scim2-server --------------------------------------------------------
-for n in $USERS; do
-  step "seeding $n users"
-  mkdir -p "$work/$n"
-  python3 bench/seed.py --users "$n" --out "$work/$n" --manifest fastly.toml \
-    --api-url "http://127.0.0.1:$API_PORT/" >/dev/null
-
+# start_edge N: the emulator and scim-edge under Viceroy, seeded with N users, the token verdict warm.
+start_edge() {
+  local n=$1 started
   step "scim-edge, $n users: emulator + Viceroy"
   "$EMULATOR" --listen "127.0.0.1:$API_PORT" --control "127.0.0.1:$CONTROL_PORT" --seed "$work/$n/emulator-seed.json" \
     >"$work/emulator.log" 2>&1 &
@@ -258,10 +259,32 @@ for n in $USERS; do
   step "Viceroy loaded $n users in $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')s"
   # Pre-warm the token verdict cache, so that every measured request takes the warm path.
   curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$EDGE_PORT/scim/v2/ServiceProviderConfig"
+}
+
+seed() { # N
+  step "seeding $1 users"
+  mkdir -p "$work/$1"
+  python3 bench/seed.py --users "$1" --out "$work/$1" --manifest fastly.toml --api-url "http://127.0.0.1:$API_PORT/" >/dev/null
+}
+
+# --- the floor -------------------------------------------------------------------------------------
+step "the floor: bench/baseline under Viceroy"
+viceroy serve -v --addr "127.0.0.1:$FLOOR_PORT" -C bench/baseline/fastly.toml "$FLOOR_WASM" >"$work/floor.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$FLOOR_PORT/" 60 || { cat "$work/floor.log"; die "the floor did not start"; }
+server_log="$work/floor.log" measure baseline 0 "floor: one KV read" GET "http://127.0.0.1:$FLOOR_PORT/"
+stop_all
+
+# --- each size: scim-edge, then scim2-server --------------------------------------------------------
+for n in $USERS; do
+  seed "$n"
+
+  start_edge "$n"
   clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \
     run_kinds scim-edge "$n" "http://127.0.0.1:$EDGE_PORT/scim/v2"
   if [ "$n" = "${USERS%% *}" ]; then
-    # A SCIM request with the same auth (one KV read) and no Fastly call, once: it does not depend on the size.
+    # A SCIM request with the same auth and nothing else (no KV read, no Fastly call), measured once: it does
+    # not depend on the size.
     clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \
       measure scim-edge "$n" "GET /ServiceProviderConfig" GET "http://127.0.0.1:$EDGE_PORT/scim/v2/ServiceProviderConfig"
   fi
@@ -281,9 +304,22 @@ for n in $USERS; do
   stop_all
 done
 
+# --- where an import page breaks: one page request at more sizes -------------------------------------
+for n in $LIST_SIZES; do
+  seed "$n"
+  start_edge "$n"
+  start=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["start_index"])' "$work/$n/targets.json")
+  clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \
+    once=1 SECS=0 SLOW=0 measure scim-edge "$n" "GET ?startIndex&count=100" GET \
+    "http://127.0.0.1:$EDGE_PORT/scim/v2/Users?startIndex=$start&count=100"
+  stop_all
+  rm -rf "${work:?}/$n"
+done
+
 # --- the report ------------------------------------------------------------------------------------
 step "report"
 python3 bench/report.py --results "$results" --out "$DOC" \
   --command "${BENCH_COMMAND:-make bench}" --users "$USERS" --seconds "$SECS" --connections "$CONNS" \
   --threads "$THREADS" --wasm "$WASM" --floor-wasm "$FLOOR_WASM" --load-before "$LOAD_BEFORE" \
-  --scim2-server-version "$SCIM2_SERVER_VERSION" --elapsed "$(($(date +%s) - STARTED))"
+  --list-sizes "$LIST_SIZES" --scim2-server-version "$SCIM2_SERVER_VERSION" --elapsed "$(($(date +%s) - STARTED))" \
+  --commit "$COMMIT${DIRTY:+ with uncommitted changes to the code}"
