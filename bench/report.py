@@ -11,7 +11,7 @@ import re
 import subprocess
 
 FLOOR = "floor: one KV read"
-KINDS = ["GET /ServiceProviderConfig", "GET /Users/{id}", "GET ?filter=userName eq", "GET ?startIndex&count=100", "PUT /Users/{id} (no-op)"]
+KINDS = ["GET /ServiceProviderConfig", "GET /Users/{id}", "GET ?filter=userName eq", "GET ?startIndex=1&count=100 (import start)", "GET ?startIndex&count=100", "PUT /Users/{id} (no-op)"]
 SERVERS = ["scim-edge", "scim2-server"]
 UPSTREAM = "upstream: GET /user/{id}"
 
@@ -157,16 +157,17 @@ for 10 s after scim-edge last compared it with Fastly.
 | `GET /ServiceProviderConfig` | – | – | nothing (measured once, at the smallest size) |
 | `GET /Users/{id}` | 1 read; 1 write when the sync window has passed | `GET /user/{id}` when the sync window has passed | nothing |
 | `GET ?filter=userName eq` | 2 reads (the userName index, the record); as above | as above | nothing |
-| `GET ?startIndex&count=100` | 2 key listings (`user/`, `fastly/`), 1 call per 1,000 keys each; 100 reads | `GET /customer/{id}/users`: every user, in one answer, parsed whole | everything before the page is cut: Fastly's list, both key listings, sorting every id |
+| `GET ?startIndex=1&count=100` (import start) | the directory version and its 64 shard documents; 100 reads | `GET /customer/{id}/users`: every user, in one answer | the snapshot: Fastly's list and the directory are read, sorted and cached in chunks of 250 (POP cache) |
+| `GET ?startIndex&count=100` | the directory version; 100 reads; 1–2 snapshot chunks from the POP cache | – (the import's snapshot) | nothing |
 | `PUT /Users/{id}` (no-op) | 1 read, no write | `GET /user/{id}` (always, before a change) | nothing |
 
-Key listings are the expensive part of an import page: the Compute SDK (fastly 0.13.2, `KVStore::list`) parses
-each page of keys with `serde_json::from_reader` straight from the body handle, which is one host call per byte
-of the page. Viceroy's guest profiler (`viceroy serve --profile=guest`) puts 99.5 % of a 3,000-user page request
-in that parse.
-
-The Fastly user list is read whole into memory (`take_body_bytes`, then parsed): the emulator's answer is about
-380 bytes per user, so the buffer, doubling as it grows, is what meets the 128 MiB limit first.
+An import is paged over a snapshot of the account (`src/provision/snapshot.rs`): Fastly's user list has no
+paging, so the first page of an import (`startIndex=1`, once the snapshot is older than `fastly_sync_seconds`)
+reads all of it and the account's directory (`src/provision/directory.rs`: 64 KV documents, no key listing), and
+keeps the sorted result in the POP cache. Every later page reads the directory's version (a change made through
+scim-edge makes the snapshot stale at once), one or two cached chunks, and the records on the page. Fastly's
+answer is read into a buffer sized from its `Content-Length`, so a large account's list is never copied while
+it grows.
 
 Not measured here: a filter that no index answers (e.g. `displayName co "x"`) reads and renders every record
 of the account before it filters and pages.
@@ -220,6 +221,7 @@ def main() -> None:
     ap.add_argument("--scim2-server-version", default="")
     ap.add_argument("--commit", default="", help="the commit measured, as the driver saw it before building")
     ap.add_argument("--elapsed", type=int, default=0, help="seconds the whole run took")
+    ap.add_argument("--cpu", default="", help="the section `cargo bench --bench core` wrote (BENCH_CPU_OUT), if any")
     args = ap.parse_args()
 
     with open(args.results) as f:
@@ -281,6 +283,9 @@ def main() -> None:
             COSTS,
             CAVEATS,
         ]
+        if args.cpu and os.path.exists(args.cpu):
+            with open(args.cpu) as f:
+                doc.append(f.read())
         with open(args.out, "w") as f:
             f.write("\n".join(doc).rstrip() + "\n")
         print(f"written to {args.out}")

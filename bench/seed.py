@@ -7,9 +7,10 @@
 writes into DIR:
 - emulator-seed.json  the emulator's default seed (tokens included) with N more users in customer A;
 - kv.json             the Viceroy KV store `scim_state` (`[local_server.kv_stores]` file form): for each
-                      user the scim-edge record and its userName, Fastly-id and email indexes, as if Okta
-                      had created it through scim-edge (src/store/keys.rs, `UserRecord` and
-                      `write_indexes` in src/provision.rs);
+                      user the scim-edge record and its userName, Fastly-id and email indexes, and the
+                      account's directory, as if Okta had created it through scim-edge
+                      (src/store/keys.rs, `UserRecord` and `write_indexes` in src/provision.rs,
+                      src/provision/directory.rs);
 - scim2-users.jsonl   one SCIM User per line with its id, for bench/scim2_seeded_server.py;
 - targets.json        the ids, userName and page the driver asks for;
 - fastly.toml         with --manifest: that manifest for Viceroy, its Fastly API backends at --api-url,
@@ -38,6 +39,11 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 def digest(s: str) -> str:
     """keys::digest: base64url(sha256(s)), no padding."""
     return base64.urlsafe_b64encode(hashlib.sha256(s.encode()).digest()).rstrip(b"=").decode()
+
+
+def shard_of(scim_id: str) -> int:
+    """directory::shard_of: the first byte of sha256(id), modulo the 64 shards."""
+    return hashlib.sha256(scim_id.encode()).digest()[0] % 64
 
 
 def fastly_id(i: int) -> str:
@@ -153,6 +159,7 @@ def main() -> None:
         seed = json.load(f)
     customer = next(c for c in seed["customers"] if c["id"] == CUSTOMER_A)
     kv = {}
+    directory = {}
     with open(os.path.join(args.out, "scim2-users.jsonl"), "w") as scim2:
         for i in range(n):
             p, rec = person(i), record(i)
@@ -166,10 +173,16 @@ def main() -> None:
             kv[f"t/{CUSTOMER_A}/name/{digest(fold(p['login']))}"] = rec["id"]
             kv[f"t/{CUSTOMER_A}/fastly/{digest(fid)}"] = rec["id"]
             kv[f"t/{CUSTOMER_A}/email/{digest(fold(p['login']))}/{rec['id']}"] = ""
+            directory.setdefault(shard_of(rec["id"]), {})[rec["id"]] = fid
             user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": rec["id"], "active": True}
             user.update(attributes(p))
             user["roles"] = [{"value": p["role"], "primary": True}]
             scim2.write(json.dumps(user, separators=(",", ":")) + "\n")
+
+    # The directory (src/provision/directory.rs): its shards and a version token.
+    for shard, entries in directory.items():
+        kv[f"t/{CUSTOMER_A}/dir/{shard:02d}"] = json.dumps(entries, separators=(",", ":"))
+    kv[f"t/{CUSTOMER_A}/dirversion"] = "seed"
 
     with open(os.path.join(args.out, "emulator-seed.json"), "w") as f:
         json.dump(seed, f, separators=(",", ":"))

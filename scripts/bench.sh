@@ -11,6 +11,9 @@
 #   BENCH_LIST_SIZES="30000 60000 80000"  more sizes at which one import page of scim-edge is timed
 #                              (one request each, ~2 minutes in all; "" to skip)
 #   BENCH_DOC=docs/PERFORMANCE.md   where the report goes ("" to only print it)
+#   BENCH_CPU=1                0 to skip the CPU per request of the core handler on the host
+#                              (`cargo bench --bench core`, benches/core.rs), run last, alone
+#   BENCH_CPU_USERS            its account sizes (default: BENCH_USERS); BENCH_CPU_SECONDS=1 per operation
 #   BENCH_BUILD=1              0 to use what is already built
 #   CARGO_TARGET_DIR           honoured, as cargo does
 # Quick run: BENCH_USERS=1000 BENCH_LIST_SIZES= BENCH_SECONDS=3 make bench
@@ -215,6 +218,7 @@ ok = {
     "GET /Users/{id}": lambda: b.get("id") is not None,
     "GET ?filter=userName eq": lambda: b.get("totalResults") == 1,
     "GET ?startIndex&count=100": lambda: len(b.get("Resources", [])) == min(100, b["totalResults"] - b["startIndex"] + 1),
+    "GET ?startIndex=1&count=100 (import start)": lambda: len(b.get("Resources", [])) == min(100, b["totalResults"]),
     # scim-edge writes nothing for a PUT that changes nothing, so the version stays.
     "PUT /Users/{id} (no-op)": lambda: server != "scim-edge" or h.get("etag") == put_etag,
     "floor: one KV read": lambda: "id" in b,
@@ -238,6 +242,10 @@ run_kinds() {
   # The user's own current representation, and its version, for the no-op PUT.
   curl -fsS -D "$work/put.headers" -o "$work/put.json" -H "Authorization: Bearer $TOKEN" "$base/Users/$id"
   put_etag=$(awk -F': ' 'tolower($1)=="etag" { sub(/\r$/, "", $2); print $2 }' "$work/put.headers")
+  # The first page of an import, once, before any other page: scim-edge reads the whole account for it
+  # (its import snapshot); the pages that follow read only what they show.
+  once=1 SECS=0 SLOW=0 measure "$server" "$users" "GET ?startIndex=1&count=100 (import start)" GET \
+    "$base/Users?startIndex=1&count=$count"
   measure "$server" "$users" "GET /Users/{id}" GET "$base/Users/$id"
   measure "$server" "$users" "GET ?filter=userName eq" GET "$base/Users?filter=$filter"
   measure "$server" "$users" "GET ?startIndex&count=100" GET "$base/Users?startIndex=$start&count=$count"
@@ -316,9 +324,15 @@ for n in $LIST_SIZES; do
   rm -rf "${work:?}/$n"
 done
 
+# --- CPU per request of the core handler, on the host (nothing else running) -------------------------
+if [ "${BENCH_CPU:-1}" = 1 ]; then
+  step "CPU per request on the host: cargo bench --bench core"
+  BENCH_CPU_USERS="${BENCH_CPU_USERS:-$USERS}" BENCH_CPU_OUT="$work/cpu.md" cargo bench -q --bench core
+fi
+
 # --- the report ------------------------------------------------------------------------------------
 step "report"
-python3 bench/report.py --results "$results" --out "$DOC" \
+python3 bench/report.py --results "$results" --out "$DOC" --cpu "$work/cpu.md" \
   --command "${BENCH_COMMAND:-make bench}" --users "$USERS" --seconds "$SECS" --connections "$CONNS" \
   --threads "$THREADS" --wasm "$WASM" --floor-wasm "$FLOOR_WASM" --load-before "$LOAD_BEFORE" \
   --list-sizes "$LIST_SIZES" --scim2-server-version "$SCIM2_SERVER_VERSION" --elapsed "$(($(date +%s) - STARTED))" \

@@ -86,6 +86,7 @@ fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
     let base = format!("{}{SCIM_PREFIX}", env.origin);
     let ctx = Ctx {
         store: env.store,
+        cache: env.cache,
         api: FastlyApi::new(env.transport, &tenant.upstream_token, env.now).with_budget(Budget::new(
             env.store,
             &tenant.customer_id,

@@ -450,6 +450,7 @@ mod tests {
 
     struct World {
         store: MemoryStore,
+        cache: crate::cache::MemoryCache,
         dns: FakeDns,
         audit: Lines,
         new_id: Box<dyn Fn() -> String>,
@@ -459,6 +460,7 @@ mod tests {
         fn new() -> World {
             World {
                 store: MemoryStore::new(),
+                cache: crate::cache::MemoryCache::new(),
                 dns: FakeDns::default(),
                 audit: Lines::default(),
                 new_id: Box::new(counter()),
@@ -684,6 +686,7 @@ mod tests {
     fn ctx<'a>(w: &'a World, t: &'a Tenant, policy: &'a Policy, transport: &'a Scripted) -> Ctx<'a> {
         Ctx {
             store: &w.store,
+            cache: &w.cache,
             api: FastlyApi::new(transport, "tok", 1000),
             tenant: t,
             policy,

@@ -9,12 +9,14 @@
 //!   adopted (stored) on their first change through SCIM.
 //! - The userName (the Fastly login) never changes through SCIM.
 
-use std::collections::{HashMap, HashSet};
+mod directory;
+mod snapshot;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::auth::Tenant;
+use crate::cache::Cache;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::{Filter, IndexKey};
 use crate::scim::list::{Paging, Projection};
@@ -56,6 +58,8 @@ pub trait Audit {
 /// Everything an operation needs, for one request.
 pub struct Ctx<'a> {
     pub store: &'a dyn Store,
+    /// The POP cache, for import snapshots.
+    pub cache: &'a dyn Cache,
     pub api: FastlyApi<'a>,
     pub tenant: &'a Tenant,
     pub policy: &'a Policy,
@@ -569,6 +573,9 @@ fn write_indexes(ctx: &Ctx<'_>, rec: &UserRecord, old: Option<&UserRecord>) -> S
             ctx.store.delete(&keys::fastly_user(tenant, fid)).map_err(store_err)?;
         }
     }
+    if old.is_none_or(|o| o.fastly_id != rec.fastly_id) {
+        directory::record(ctx, &rec.id, rec.fastly_id.as_deref())?;
+    }
     Ok(())
 }
 
@@ -847,86 +854,35 @@ pub fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()>
         for key in holder_keys(tenant, &rec) {
             ctx.store.delete(&key).map_err(store_err)?;
         }
+        directory::forget(ctx, &rec.id)?;
     }
     audit(ctx, "delete", &rec, Some(&rec.role), "ok", None);
     Ok(())
 }
 
-/// Brings a record up to date with Fastly's user list (roles changed, or the user deleted, in
-/// the control panel).
-fn reconcile(rec: &mut UserRecord, fastly: &HashMap<&str, &FastlyUser>) {
-    if let (true, Some(fid)) = (rec.active, rec.fastly_id.clone()) {
-        match fastly.get(fid.as_str()) {
-            Some(u) => rec.refresh_from(u),
-            None => {
-                rec.active = false;
-                rec.fastly_id = None;
-            }
+/// The users of a snapshot's entries. A stored record takes in what the snapshot saw of its
+/// Fastly user (roles changed, or the user deleted, in the control panel) unless the record has
+/// looked at Fastly since: `fresh` when the snapshot was read from Fastly in this request.
+fn materialise(ctx: &Ctx<'_>, entries: &[snapshot::Entry], built: u64, fresh: bool) -> ScimResult<Vec<UserRecord>> {
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        if !e.stored {
+            out.extend(e.fastly.as_ref().map(|u| UserRecord::from_fastly(u, ctx.now)));
+            continue;
         }
-    }
-}
-
-/// Every key suffix under a prefix, following the store's cursor.
-fn list_suffixes(ctx: &Ctx<'_>, prefix: &str) -> ScimResult<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = ctx.store.list(prefix, cursor.as_deref(), 1000).map_err(store_err)?;
-        out.extend(page.keys.iter().filter_map(|k| k.strip_prefix(prefix)).map(str::to_owned));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
-}
-
-/// Where a user of the account comes from.
-enum Source {
-    Stored,
-    /// A Fastly user no record is linked to (made in the control panel).
-    Unlinked,
-}
-
-/// The ids of every user of the account, sorted (so pages are stable whatever their size), from
-/// key listings and Fastly's user list: no record is read.
-fn all_ids(ctx: &Ctx<'_>, fastly: &[FastlyUser]) -> ScimResult<Vec<(String, Source)>> {
-    let tenant = &ctx.tenant.customer_id;
-    let stored = list_suffixes(ctx, &keys::users_prefix(tenant))?;
-    let linked: HashSet<String> = list_suffixes(ctx, &keys::fastly_users_prefix(tenant))?.into_iter().collect();
-    let stored_set: HashSet<&str> = stored.iter().map(String::as_str).collect();
-    let mut ids: Vec<(String, Source)> = Vec::with_capacity(stored.len() + fastly.len());
-    for u in fastly {
-        if !stored_set.contains(u.id.as_str()) && !linked.contains(&keys::digest(&u.id)) {
-            ids.push((u.id.clone(), Source::Unlinked));
-        }
-    }
-    ids.extend(stored.into_iter().map(|id| (id, Source::Stored)));
-    ids.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(ids)
-}
-
-/// The users with these ids, brought up to date with Fastly's list.
-fn materialise(
-    ctx: &Ctx<'_>,
-    ids: &[(String, Source)],
-    fastly: &HashMap<&str, &FastlyUser>,
-) -> ScimResult<Vec<UserRecord>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for (id, source) in ids {
-        match source {
-            Source::Stored => {
-                if let Some(l) = load_stored(ctx, id)? {
-                    let mut rec = l.record;
-                    reconcile(&mut rec, fastly);
-                    out.push(rec);
-                }
-            }
-            Source::Unlinked => {
-                if let Some(u) = fastly.get(id.as_str()) {
-                    out.push(UserRecord::from_fastly(u, ctx.now));
+        let Some(l) = load_stored(ctx, &e.id)? else { continue };
+        let mut rec = l.record;
+        let seen_since = fresh || rec.synced_at < built;
+        if rec.active && rec.fastly_id.is_some() && rec.fastly_id == e.linked && seen_since {
+            match &e.fastly {
+                Some(u) => rec.refresh_from(u),
+                None => {
+                    rec.active = false;
+                    rec.fastly_id = None;
                 }
             }
         }
+        out.push(rec);
     }
     Ok(out)
 }
@@ -1007,20 +963,15 @@ pub fn list(
     };
     let candidates = match (indexed_candidates, filter) {
         (Some(c), _) => c,
-        (None, f) => {
-            let fastly = ctx.api.list_users(&ctx.tenant.customer_id)?;
-            let by_id: HashMap<&str, &FastlyUser> = fastly.iter().map(|u| (u.id.as_str(), u)).collect();
-            let ids = all_ids(ctx, &fastly)?;
-            if f.is_none() {
-                // An import page: only the records on the page are read.
-                let total = ids.len();
-                let page = ids.get(paging.range(total)).unwrap_or_default();
-                let resources =
-                    materialise(ctx, page, &by_id)?.iter().map(|r| projection.apply(&r.render(ctx))).collect();
-                return Ok(ListResult { total, resources });
-            }
-            materialise(ctx, &ids, &by_id)?
+        (None, None) => {
+            // An import page: a snapshot of the account, and only the records on the page.
+            let page = snapshot::page(ctx, paging.start_index, |total| paging.range(total))?;
+            let records = materialise(ctx, &page.entries, page.built, page.fresh)?;
+            let resources = records.iter().map(|r| projection.apply(&r.render(ctx))).collect();
+            return Ok(ListResult { total: page.total, resources });
         }
+        // A filter no index answers: every user, read afresh.
+        (None, Some(_)) => materialise(ctx, &snapshot::build(ctx)?, ctx.now, true)?,
     };
     let mut matching: Vec<Value> = Vec::new();
     for rec in &candidates {

@@ -32,6 +32,7 @@ impl Audit for Lines {
 /// One account: the store, Fastly, the audit log, and what a request's `Ctx` is made of.
 struct World {
     store: MemoryStore,
+    cache: crate::cache::MemoryCache,
     fastly: MemoryFastly,
     audit: Lines,
     tenant: Tenant,
@@ -50,6 +51,7 @@ impl World {
         let counter = Arc::new(AtomicU64::new(0));
         World {
             store: MemoryStore::new(),
+            cache: crate::cache::MemoryCache::new(),
             fastly: MemoryFastly::seeded(),
             audit: Lines::default(),
             tenant: Tenant { customer_id: CUSTOMER.into(), upstream_token: TOKEN.into(), actor: "actor123".into() },
@@ -62,6 +64,7 @@ impl World {
     fn ctx(&self) -> Ctx<'_> {
         Ctx {
             store: &self.store,
+            cache: &self.cache,
             api: FastlyApi::new(&self.fastly, TOKEN, self.now.load(Ordering::SeqCst)),
             tenant: &self.tenant,
             policy: &self.policy,
@@ -128,8 +131,18 @@ impl World {
         self.fastly.users(CUSTOMER).iter().filter(|u| u.login.eq_ignore_ascii_case(login)).count()
     }
 
+    /// The account's keys, but for an empty directory (its version, and shards with no entry).
     fn tenant_keys(&self) -> Vec<String> {
-        self.store.keys().into_iter().filter(|k| k.starts_with(&format!("t/{CUSTOMER}/"))).collect()
+        let empty_directory = |k: &str| {
+            k == keys::directory_version(CUSTOMER)
+                || (k.starts_with(&format!("t/{CUSTOMER}/dir/"))
+                    && self.store.get(k).unwrap().is_some_and(|e| e.value == b"{}"))
+        };
+        self.store
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with(&format!("t/{CUSTOMER}/")) && !empty_directory(k))
+            .collect()
     }
 
     fn audit_lines(&self) -> Vec<Value> {
@@ -839,11 +852,13 @@ fn audit_lines_name_each_change_and_never_a_secret() {
 // Current costs, asserted as upper bounds so a regression shows; tune them down freely.
 
 #[test]
-fn kv_cost_of_create_is_at_most_0_reads_5_writes() {
+fn kv_cost_of_create_is_at_most_2_reads_7_writes() {
     let w = World::new();
+    w.create(&okta_user("first@example.com")).unwrap();
     let (_, cost) = w.kv(|| w.create(&okta_user("ada@example.com")).unwrap());
-    // The userName claim, the record, the Fastly-id index, the externalId and email holder keys.
-    assert!(cost.0 == 0 && cost.1 <= 5 && cost.2 == 0 && cost.3 == 0, "{cost:?}");
+    // The userName claim, the record, the Fastly-id index, the externalId and email holder keys;
+    // the directory's version and shard, read and written.
+    assert!(cost.0 <= 2 && cost.1 <= 7 && cost.2 == 0 && cost.3 == 0, "{cost:?}");
 }
 
 #[test]
@@ -914,10 +929,74 @@ fn an_import_page_reads_only_the_records_on_the_page() {
     assert_eq!(page.resources.len(), 2);
     // Six stored users plus the seed's control-panel users, all counted.
     assert!(page.total >= 6, "{}", page.total);
-    // Two record reads; one listing of the users and one of the Fastly links.
-    assert!(cost.0 <= 2 && cost.1 == 0 && cost.3 <= 2, "{cost:?}");
+    // Built afresh (a first page): the directory's version and shards, and two record reads.
+    assert!(cost.0 <= 3 + directory::SHARDS as u64 && cost.1 == 0 && cost.3 == 0, "{cost:?}");
+    // The next page follows the snapshot: the version and the page's records, no listing.
+    let next = Paging::parse(Some("5"), Some("2")).unwrap();
+    w.fastly.clear_requests();
+    let (_, cost) = w.kv(|| list(&w.ctx(), None, &next, &projection).unwrap());
+    assert!(cost.0 <= 3 && cost.1 == 0 && cost.3 == 0, "{cost:?}");
+    assert!(w.fastly.requests().is_empty(), "{:?}", w.fastly.requests());
     // The same ids in the same order whatever the page size.
     let all = list(&w.ctx(), None, &Paging::parse(None, Some("100")).unwrap(), &projection).unwrap();
     let ids = |rs: &[Value]| rs.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     assert_eq!(ids(&page.resources), ids(all.resources.get(2..4).unwrap()));
+}
+
+// ---- import snapshots ----
+
+fn page_ids(w: &World, start: &str, count: &str) -> (usize, Vec<String>) {
+    let paging = Paging::parse(Some(start), Some(count)).unwrap();
+    let page = list(&w.ctx(), None, &paging, &Projection::parse(None, None)).unwrap();
+    (page.total, page.resources.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect())
+}
+
+#[test]
+fn an_import_sees_one_account_and_the_next_import_sees_control_panel_changes() {
+    let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
+    let (total, _) = page_ids(&w, "1", "2");
+    let dave = w.fastly.add_user(CUSTOMER, "dave@example.com", "Dave Doe", &["user"]);
+    // Later pages of the same import follow its snapshot: no Fastly call, the same total.
+    w.now.fetch_add(60, Ordering::SeqCst);
+    w.fastly.clear_requests();
+    assert_eq!(page_ids(&w, "3", "2").0, total);
+    assert!(w.fastly.requests().is_empty());
+    // A new import (startIndex=1) after the sync window reads Fastly again.
+    let (total2, _) = page_ids(&w, "1", "100");
+    assert_eq!(total2, total + 1);
+    assert!(page_ids(&w, "1", "100").1.contains(&dave));
+}
+
+#[test]
+fn a_change_through_scim_is_never_hidden_by_a_snapshot() {
+    let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
+    let (total, _) = page_ids(&w, "1", "100");
+    let ada = w.create(&okta_user("ada@example.com")).unwrap();
+    let (total2, ids) = page_ids(&w, "2", "100");
+    assert_eq!(total2, total + 1);
+    assert!(ids.contains(&ada.id) || page_ids(&w, "1", "1").1.contains(&ada.id));
+    // A role changed through SCIM after the snapshot is shown, not the snapshot's older one.
+    let (_, all) = page_ids(&w, "1", "100");
+    assert!(all.contains(&ada.id));
+    w.patch(&ada.id, json!([{"op": "replace", "path": "roles", "value": ["engineer"]}])).unwrap();
+    let paging = Paging::parse(Some("1"), Some("100")).unwrap();
+    let page = list(&w.ctx(), None, &paging, &Projection::parse(None, None)).unwrap();
+    let shown = page.resources.iter().find(|r| r["id"] == ada.id.as_str()).unwrap();
+    assert_eq!(role_values(shown), ["engineer"]);
+    // Deleted through SCIM: gone from the next page at once.
+    w.delete(&ada.id).unwrap();
+    assert_eq!(page_ids(&w, "2", "100").0, total);
+}
+
+#[test]
+fn records_stored_before_the_directory_existed_are_found_by_imports() {
+    let w = World::new();
+    let ada = w.create(&okta_user("ada@example.com")).unwrap();
+    // An account from before the directory: its documents are not there.
+    for k in w.store.keys().into_iter().filter(|k| k.contains("/dir/") || k.ends_with("/dirversion")) {
+        w.store.delete(&k).unwrap();
+    }
+    let (_, ids) = page_ids(&w, "1", "100");
+    assert!(ids.contains(&ada.id));
+    assert_eq!(ids.iter().filter(|i| **i == ada.id || **i == fid(&ada)).count(), 1, "linked, so shown once");
 }

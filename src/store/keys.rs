@@ -59,6 +59,16 @@ pub fn fastly_user(tenant: &str, fastly_id: &str) -> String {
     format!("t/{tenant}/fastly/{}", digest(fastly_id))
 }
 
+/// One of the account's directory documents (see `provision::directory`).
+pub fn directory_shard(tenant: &str, n: usize) -> String {
+    format!("t/{tenant}/dir/{n:02}")
+}
+
+/// Changes whenever the directory does: import snapshots name the version they were built from.
+pub fn directory_version(tenant: &str) -> String {
+    format!("t/{tenant}/dirversion")
+}
+
 /// The exhausted Fastly API write window of one token.
 pub fn budget(tenant: &str, token_digest: &str) -> String {
     format!("t/{tenant}/budget/{token_digest}")

@@ -2,7 +2,7 @@
 //! through a [`Transport`] (the named backend at the edge, a fake in tests), and maps every
 //! Fastly answer to typed results or a [`ScimError`].
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::http::Method;
 use crate::scim::error::ScimError;
@@ -54,21 +54,21 @@ pub trait Transport {
 }
 
 /// A Fastly user as the API returns it. Unknown fields are ignored; roles stay open strings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FastlyUser {
     pub id: String,
     pub login: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
 
