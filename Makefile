@@ -7,7 +7,7 @@ WASM := target/wasm32-wasip1/release/scim-edge.wasm
 EMULATOR := target/release/emulator
 SHARED ?= $(CURDIR)/../shared
 
-.PHONY: serve test setup setup-test build lint unit wasm-test e2e scim2-tester conformance package clean bench fuzz soak
+.PHONY: serve test setup setup-test build lint unit wasm-test e2e scim2-tester conformance package clean bench bench-cpu fuzz soak
 
 ## make serve: install what is missing, build, run the emulator and `fastly compute serve`.
 serve: setup build
@@ -63,6 +63,11 @@ conformance: setup-test build
 ## 100,000 users (~10 min); writes docs/PERFORMANCE.md. Quick: BENCH_USERS=1000 BENCH_LIST_SIZES= BENCH_SECONDS=3 make bench
 bench: setup
 	scripts/bench.sh
+
+## CPU per request of the core handler on the host (benches/core.rs), for 1,000 and 100,000 users; `make bench`
+## runs it too. Sizes: BENCH_CPU_USERS="1000 100000"; time per operation: BENCH_CPU_SECONDS=1
+bench-cpu:
+	cargo bench --bench core
 
 ## Each fuzz target (fuzz/) for 10 minutes, with cargo-fuzz on a nightly toolchain; skipped without one.
 ## `make unit` runs the stable fuzz smoke on any toolchain. Figures: docs/RELIABILITY.md.

@@ -157,7 +157,7 @@ for 10 s after scim-edge last compared it with Fastly.
 | `GET /ServiceProviderConfig` | – | – | nothing (measured once, at the smallest size) |
 | `GET /Users/{id}` | 1 read; 1 write when the sync window has passed | `GET /user/{id}` when the sync window has passed | nothing |
 | `GET ?filter=userName eq` | 2 reads (the userName index, the record); as above | as above | nothing |
-| `GET ?startIndex=1&count=100` (import start) | the directory version and its 64 shard documents; 100 reads | `GET /customer/{id}/users`: every user, in one answer | the snapshot: Fastly's list and the directory are read, sorted and cached in chunks of 250 (POP cache) |
+| `GET ?startIndex=1&count=100` (import start) | the directory version and its 64 shard documents; 100 reads | `GET /customer/{id}/users`: every user, in one answer | the snapshot: Fastly's list and the directory are read, sorted and cached in chunks of 100 (POP cache) |
 | `GET ?startIndex&count=100` | the directory version; 100 reads; 1–2 snapshot chunks from the POP cache | – (the import's snapshot) | nothing |
 | `PUT /Users/{id}` (no-op) | 1 read, no write | `GET /user/{id}` (always, before a change) | nothing |
 

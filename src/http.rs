@@ -134,7 +134,9 @@ impl Response {
     /// A SCIM JSON response.
     pub fn scim(status: u16, body: &Value) -> Self {
         let mut r = Response::new(status);
-        r.body = body.to_string().into_bytes();
+        // `to_vec` writes straight into the buffer (`to_string` goes through `fmt`); a `Value`
+        // always serialises.
+        r.body = serde_json::to_vec(body).unwrap_or_default();
         r.headers.push(("content-type".into(), SCIM_JSON.into()));
         r
     }

@@ -107,9 +107,14 @@ impl UserRecord {
     }
 
     pub fn render(&self, ctx: &Ctx<'_>) -> Value {
+        self.clone().into_resource(ctx)
+    }
+
+    /// The SCIM representation, made from the record itself (no copy of its attributes).
+    pub fn into_resource(self, ctx: &Ctx<'_>) -> Value {
         let version = self.version();
         user::render(
-            &self.attributes,
+            self.attributes,
             &user::Facts {
                 id: &self.id,
                 active: self.active,
@@ -855,6 +860,8 @@ pub fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()>
             ctx.store.delete(&key).map_err(store_err)?;
         }
         directory::forget(ctx, &rec.id)?;
+    } else {
+        directory::touch(ctx)?;
     }
     audit(ctx, "delete", &rec, Some(&rec.role), "ok", None);
     Ok(())
@@ -867,15 +874,15 @@ fn materialise(ctx: &Ctx<'_>, entries: &[snapshot::Entry], built: u64, fresh: bo
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         if !e.stored {
-            out.extend(e.fastly.as_ref().map(|u| UserRecord::from_fastly(u, ctx.now)));
+            out.extend(e.unlinked.as_ref().map(|u| UserRecord::from_fastly(u, ctx.now)));
             continue;
         }
         let Some(l) = load_stored(ctx, &e.id)? else { continue };
         let mut rec = l.record;
         let seen_since = fresh || rec.synced_at < built;
         if rec.active && rec.fastly_id.is_some() && rec.fastly_id == e.linked && seen_since {
-            match &e.fastly {
-                Some(u) => rec.refresh_from(u),
+            match &e.seen {
+                Some(seen) => rec.refresh_from(&seen.as_user()),
                 None => {
                     rec.active = false;
                     rec.fastly_id = None;
@@ -934,11 +941,13 @@ fn holders(ctx: &Ctx<'_>, prefix: &str) -> ScimResult<Vec<UserRecord>> {
     Ok(found)
 }
 
-/// Control-panel users (not linked to any record) whose login is this one.
+/// Control-panel users (not linked to any record) whose login is this one. They come from the
+/// last snapshot's control-panel users (at most `fastly_sync_seconds` old), and a user adopted
+/// since then is left out by its Fastly-id index.
 fn unlinked_with_login(ctx: &Ctx<'_>, login: &str) -> ScimResult<Vec<UserRecord>> {
     let tenant = &ctx.tenant.customer_id;
     let mut unlinked = Vec::new();
-    for u in ctx.api.list_users(tenant)?.iter().filter(|u| keys::fold(&u.login) == keys::fold(login)) {
+    for u in snapshot::unlinked(ctx)?.iter().filter(|u| keys::fold(&u.login) == keys::fold(login)) {
         if read_id_key(ctx, &keys::fastly_user(tenant, &u.id))?.is_none() {
             unlinked.push(UserRecord::from_fastly(u, ctx.now));
         }
@@ -967,21 +976,22 @@ pub fn list(
             // An import page: a snapshot of the account, and only the records on the page.
             let page = snapshot::page(ctx, paging.start_index, |total| paging.range(total))?;
             let records = materialise(ctx, &page.entries, page.built, page.fresh)?;
-            let resources = records.iter().map(|r| projection.apply(&r.render(ctx))).collect();
+            let resources = records.into_iter().map(|r| projection.apply_owned(r.into_resource(ctx))).collect();
             return Ok(ListResult { total: page.total, resources });
         }
         // A filter no index answers: every user, read afresh.
         (None, Some(_)) => materialise(ctx, &snapshot::build(ctx)?, ctx.now, true)?,
     };
     let mut matching: Vec<Value> = Vec::new();
-    for rec in &candidates {
-        let resource = rec.render(ctx);
+    for rec in candidates {
+        let resource = rec.into_resource(ctx);
         if filter.is_none_or(|f| f.matches(&resource)) {
             matching.push(resource);
         }
     }
     let total = matching.len();
-    let resources = matching.get(paging.range(total)).unwrap_or_default().iter().map(|r| projection.apply(r)).collect();
+    let range = paging.range(total);
+    let resources = matching.into_iter().skip(range.start).take(range.len()).map(|r| projection.apply_owned(r)).collect();
     Ok(ListResult { total, resources })
 }
 

@@ -889,10 +889,11 @@ fn kv_cost_of_a_user_name_filter_hit_is_at_most_2_reads() {
     let (found, cost) = w.kv(|| w.list(Some("userName eq \"ada@example.com\"")));
     assert_eq!(found.len(), 1);
     assert!(cost.0 <= 2 && cost.1 == 0 && cost.2 == 0 && cost.3 == 0, "{cost:?}");
-    // A miss (Okta's pre-create lookup): the claim miss, then Fastly's list.
+    // A miss (Okta's pre-create lookup): the claim miss, then a snapshot of the account (the
+    // directory and Fastly's list) for its control-panel users.
     let (found, cost) = w.kv(|| w.list(Some("userName eq \"nobody@example.com\"")));
     assert!(found.is_empty());
-    assert!(cost.0 <= 1 && cost.1 == 0 && cost.3 == 0, "{cost:?}");
+    assert!(cost.0 <= 2 + directory::SHARDS as u64 && cost.1 == 0 && cost.3 == 0, "{cost:?}");
 }
 
 #[test]
@@ -999,4 +1000,37 @@ fn records_stored_before_the_directory_existed_are_found_by_imports() {
     let (_, ids) = page_ids(&w, "1", "100");
     assert!(ids.contains(&ada.id));
     assert_eq!(ids.iter().filter(|i| **i == ada.id || **i == fid(&ada)).count(), 1, "linked, so shown once");
+}
+
+#[test]
+fn lookups_by_login_within_the_sync_window_reuse_the_control_panel_users() {
+    let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
+    assert!(w.list(Some("userName eq \"nobody@example.com\"")).is_empty());
+    w.fastly.clear_requests();
+    let (found, cost) = w.kv(|| w.list(Some("userName eq \"bob@example.com\"")));
+    assert_eq!(found[0]["id"], BOB);
+    assert!(w.fastly.requests().is_empty(), "{:?}", w.fastly.requests());
+    // The claim miss, and Bob's Fastly-id index (not adopted).
+    assert!(cost.0 <= 2 && cost.1 == 0 && cost.3 == 0, "{cost:?}");
+    // Adopted since: no longer a control-panel user, though the cached list still has him.
+    w.patch(BOB, json!([{"op": "replace", "path": "displayName", "value": "Bob B"}])).unwrap();
+    let found = w.list(Some("userName eq \"bob@example.com\""));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["displayName"], "Bob B");
+    // After the window, Fastly is read again.
+    w.now.fetch_add(11, Ordering::SeqCst);
+    w.fastly.clear_requests();
+    w.list(Some("userName eq \"nobody@example.com\""));
+    assert_eq!(w.fastly.requests().len(), 1);
+}
+
+#[test]
+fn a_control_panel_user_deleted_through_scim_leaves_the_next_page_at_once() {
+    let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
+    let (total, ids) = page_ids(&w, "1", "100");
+    assert!(ids.contains(&BOB.to_owned()));
+    w.delete(BOB).unwrap();
+    let (after, ids) = page_ids(&w, "2", "100");
+    assert_eq!(after, total - 1);
+    assert!(!ids.contains(&BOB.to_owned()));
 }

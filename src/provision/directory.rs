@@ -89,6 +89,12 @@ pub fn forget(ctx: &Ctx<'_>, id: &str) -> ScimResult<()> {
     update(ctx, id, |shard| shard.remove(id).is_some())
 }
 
+/// The account's users changed without a change to the store (a control-panel user deleted
+/// through SCIM): snapshots built before must not be served.
+pub fn touch(ctx: &Ctx<'_>) -> ScimResult<()> {
+    bump(ctx).map(drop)
+}
+
 /// Every stored user of the account and its Fastly link, in no particular order.
 pub fn read_all(ctx: &Ctx<'_>) -> ScimResult<Vec<(String, Option<String>)>> {
     let mut out = Vec::new();

@@ -22,22 +22,50 @@ use crate::upstream::FastlyUser;
 /// How long the pages after the first may follow one snapshot (an import of 100,000 users
 /// at a page a second takes about 17 minutes).
 pub const IMPORT_WINDOW_SECS: u64 = 30 * 60;
-/// Entries per cached chunk: a page of 100 reads at most two small documents.
-const CHUNK: usize = 250;
+/// Entries per cached chunk: Okta's pages of 100 read one chunk each (any other page, two).
+const CHUNK: usize = 100;
 
-/// One user of the account, in import order.
+/// One user of the account, in import order. Short field names: a snapshot of 100,000 users
+/// is parsed a chunk at a time, and a chunk per page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     pub id: String,
-    /// A stored record (else a control-panel user, shown from `fastly`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// A stored record (else a control-panel user, shown from `unlinked`).
+    #[serde(rename = "s", default, skip_serializing_if = "std::ops::Not::not")]
     pub stored: bool,
     /// For a stored record: the Fastly id it was linked to when the snapshot was built.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
     pub linked: Option<String>,
-    /// What Fastly's list said of the linked (or control-panel) user; `None` when it is gone.
+    /// What Fastly's list said of that linked user; `None` when the list did not have it.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<Seen>,
+    /// A control-panel user, as Fastly's list gave it.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub unlinked: Option<FastlyUser>,
+}
+
+/// The part of a linked Fastly user that its record takes in: the roles.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Seen {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fastly: Option<FastlyUser>,
+    role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    roles: Option<Vec<String>>,
+}
+
+impl Seen {
+    pub fn as_user(&self) -> FastlyUser {
+        FastlyUser {
+            id: String::new(),
+            login: String::new(),
+            name: None,
+            role: self.role.clone(),
+            roles: self.roles.clone(),
+            customer_id: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -47,6 +75,18 @@ struct Head {
     /// Unix seconds; also names the chunks, so a newer snapshot never mixes with an older one.
     built: u64,
     total: usize,
+}
+
+/// The control-panel users of the last snapshot, for lookups by login (Okta's check before a
+/// create) that would otherwise read Fastly's whole list each time.
+#[derive(Debug, Serialize, Deserialize)]
+struct Unlinked {
+    built: u64,
+    users: Vec<FastlyUser>,
+}
+
+fn unlinked_key(tenant: &str) -> String {
+    format!("import/{tenant}/unlinked")
 }
 
 fn head_key(tenant: &str) -> String {
@@ -67,13 +107,13 @@ pub fn build(ctx: &Ctx<'_>) -> ScimResult<Vec<Entry>> {
     let mut by_id: HashMap<String, FastlyUser> = fastly.into_iter().map(|u| (u.id.clone(), u)).collect();
     let mut entries: Vec<Entry> = Vec::with_capacity(stored.len() + by_id.len());
     for (id, linked) in stored {
-        let fastly = linked.as_deref().and_then(|f| by_id.remove(f));
+        let seen = linked.as_deref().and_then(|f| by_id.remove(f)).map(|u| Seen { role: u.role, roles: u.roles });
         // A control-panel user adopted under its Fastly id is the record, not a second user.
         by_id.remove(&id);
-        entries.push(Entry { id, stored: true, linked, fastly });
+        entries.push(Entry { id, stored: true, linked, seen, unlinked: None });
     }
     for (id, u) in by_id {
-        entries.push(Entry { id, stored: false, linked: None, fastly: Some(u) });
+        entries.push(Entry { id, stored: false, linked: None, seen: None, unlinked: Some(u) });
     }
     entries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(entries)
@@ -92,6 +132,24 @@ fn keep(ctx: &Ctx<'_>, version: String, entries: &[Entry]) {
     if let Ok(bytes) = serde_json::to_vec(&head) {
         ctx.cache.put(&head_key(tenant), &bytes, IMPORT_WINDOW_SECS);
     }
+    let users = entries.iter().filter_map(|e| e.unlinked.clone()).collect();
+    if let Ok(bytes) = serde_json::to_vec(&Unlinked { built: ctx.now, users }) {
+        ctx.cache.put(&unlinked_key(tenant), &bytes, IMPORT_WINDOW_SECS);
+    }
+}
+
+/// The account's control-panel users as of at most `fastly_sync_seconds` ago. Not tied to the
+/// directory version (every create changes it): the caller leaves out users adopted since.
+pub fn unlinked(ctx: &Ctx<'_>) -> ScimResult<Vec<FastlyUser>> {
+    let cached: Option<Unlinked> =
+        ctx.cache.get(&unlinked_key(&ctx.tenant.customer_id)).and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(u) = cached.filter(|u| ctx.now.saturating_sub(u.built) < ctx.policy.sync_seconds) {
+        return Ok(u.users);
+    }
+    let version = directory::version(ctx)?;
+    let entries = build(ctx)?;
+    keep(ctx, version, &entries);
+    Ok(entries.into_iter().filter_map(|e| e.unlinked).collect())
 }
 
 /// The cached snapshot's entries in `range`, or `None` when a chunk is missing.

@@ -230,7 +230,7 @@ pub fn user(data: &[u8]) -> Result<(), Violation> {
                 version: "W/\"1\"",
                 location: "https://example.com/scim/v2/Users/2819c223".into(),
             };
-            user::render(&attrs, &facts);
+            user::render(attrs.clone(), &facts);
             Ok(())
         }
         Err(e) => client_error("user::read", &e),

@@ -102,6 +102,22 @@ impl Projection {
         }
     }
 
+    /// Like [`Projection::apply`], without copying the resource when nothing is projected (the
+    /// usual import page).
+    pub fn apply_owned(&self, resource: Value) -> Value {
+        let whole = self.attributes.is_empty()
+            && self.attribute_extensions.is_empty()
+            && self.excluded.is_empty()
+            && self.excluded_extensions.is_empty();
+        match resource {
+            Value::Object(mut obj) if whole => {
+                strip_request_only(&mut obj);
+                Value::Object(obj)
+            }
+            other => self.apply(&other),
+        }
+    }
+
     pub fn apply(&self, resource: &Value) -> Value {
         let Some(obj) = resource.as_object() else { return resource.clone() };
         let mut out = if self.attributes.is_empty() && self.attribute_extensions.is_empty() {

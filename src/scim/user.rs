@@ -188,8 +188,8 @@ pub struct Facts<'a> {
 }
 
 /// The full representation of a User, before projection.
-pub fn render(attributes: &Map<String, Value>, facts: &Facts<'_>) -> Value {
-    let mut out = attributes.clone();
+pub fn render(attributes: Map<String, Value>, facts: &Facts<'_>) -> Value {
+    let mut out = attributes;
     out.insert("id".into(), json!(facts.id));
     out.insert("active".into(), json!(facts.active));
     let mut roles: Vec<String> = facts.roles.to_vec();
@@ -324,7 +324,7 @@ mod tests {
         let attrs = read(&json!({"userName":"a@x.com"})).unwrap();
         let roles = vec!["engineer".to_string()];
         let r = render(
-            &attrs,
+            attrs.clone(),
             &Facts {
                 id: "u1",
                 active: true,
