@@ -991,7 +991,8 @@ pub fn list(
     }
     let total = matching.len();
     let range = paging.range(total);
-    let resources = matching.into_iter().skip(range.start).take(range.len()).map(|r| projection.apply_owned(r)).collect();
+    let resources =
+        matching.into_iter().skip(range.start).take(range.len()).map(|r| projection.apply_owned(r)).collect();
     Ok(ListResult { total, resources })
 }
 
