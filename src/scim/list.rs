@@ -63,13 +63,14 @@ fn clip(s: &str) -> String {
 
 /// The ListResponse envelope. Counters are JSON integers; `itemsPerPage` is what is returned.
 pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    let mut out = Map::new();
+    out.insert("schemas".into(), json!([LIST_RESPONSE]));
+    out.insert("totalResults".into(), json!(total));
+    out.insert("startIndex".into(), json!(start_index));
+    out.insert("itemsPerPage".into(), json!(resources.len()));
+    // Moved in: `json!` would copy every resource through the serializer.
+    out.insert("Resources".into(), Value::Array(resources));
+    Value::Object(out)
 }
 
 /// `attributes` / `excludedAttributes` as requested.
