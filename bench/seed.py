@@ -89,9 +89,7 @@ def record(i: int) -> dict:
         "attributes": attributes(p),
         "active": True,
         "role": p["role"],
-        # What a PUT that echoes the user's representation leaves (roles[0].primary = true), so the
-        # no-op PUT of the benchmark is a no-op from the first request on.
-        "role_detail": {"primary": True},
+        "role_detail": {},
         # Never compared with Fastly yet: the first read asks Fastly, then reads within
         # `fastly_sync_seconds` serve the record as stored.
         "synced_at": 0,

@@ -369,10 +369,15 @@ struct RoleRequest {
 
 impl RoleRequest {
     /// What the client said about `role` beyond its name (`display`, `type`), if it sent it.
+    /// `primary: true` is what every managed role shows anyway, so echoing a GET changes nothing.
     fn detail(&self, role: &str) -> Option<Map<String, Value>> {
         self.elements.iter().find(|e| e.get("value").and_then(Value::as_str) == Some(role)).map(|e| {
             e.iter()
-                .filter(|(k, _)| matches!(k.as_str(), "display" | "type" | "primary"))
+                .filter(|(k, v)| match k.as_str() {
+                    "display" | "type" => true,
+                    "primary" => **v != Value::Bool(true),
+                    _ => false,
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })

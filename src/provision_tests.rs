@@ -1034,3 +1034,13 @@ fn a_control_panel_user_deleted_through_scim_leaves_the_next_page_at_once() {
     assert_eq!(after, total - 1);
     assert!(!ids.contains(&BOB.to_owned()));
 }
+
+#[test]
+fn putting_back_what_a_get_showed_writes_nothing() {
+    let w = World::new();
+    let rec = w.create(&okta_user("ada@example.com")).unwrap();
+    let shown = w.render(&w.get(&rec.id).unwrap());
+    let ((r, writes), cost) = w.kv(|| w.writes(|| w.put(&rec.id, &shown).unwrap()));
+    assert!(writes.is_empty(), "{writes:#?}");
+    assert_eq!((r.revision, cost.1), (rec.revision, 0), "{cost:?}");
+}
