@@ -186,8 +186,8 @@ How to read the figures:
 - **Viceroy is not the Fastly edge.** Its KV store is an in-process map (on Fastly a lookup goes over the
   network), and its list walks every key of the store for each page. Each request gets a fresh wasm instance,
   as on Compute.
-- **The Fastly API is the local emulator**, which keeps users in a list: `GET /user/{id}` is a linear scan, and
-  `GET /customer/{id}/users` serialises every user. The real API's latency (tens of milliseconds per call)
+- **The Fastly API is the local emulator**, which indexes users by id and login; `GET /customer/{id}/users`
+  serialises every user. The real API's latency (tens of milliseconds per call)
   would dominate the calls that scim-edge makes per request.
 - **scim2-server** (python-scim, the in-memory reference server) runs as its `scim2-server` command serves it:
   wsgiref's threading server, HTTP/1.0 (one connection per request), one Python process. Its users are stored

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::auth::{self, AuthConfig, Secrets};
+use crate::auth::{self, AuthConfig, AuthMode, Secrets};
 use crate::cache::Cache;
 use crate::domains::{self, DnsResolver, Domains};
 use crate::http::{Method, Request, Response};
@@ -84,13 +84,38 @@ fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
         return domains::handle_admin(&d, req, &segments);
     }
     let base = format!("{}{SCIM_PREFIX}", env.origin);
+    let m = req.method;
+    // Discovery needs no context: it spends nothing on the Fastly client and its write budget.
+    match (m, segments.as_slice()) {
+        (Method::Get, ["ServiceProviderConfig"]) => {
+            return Ok(Response::scim(200, &discovery::service_provider_config(&base)))
+        }
+        (Method::Get, ["ResourceTypes"]) => return Ok(Response::scim(200, &discovery::resource_types(&base))),
+        (Method::Get, ["ResourceTypes", "User"]) => {
+            return Ok(Response::scim(200, &discovery::user_resource_type(&base)))
+        }
+        (Method::Get, ["ResourceTypes", id]) => return Err(ScimError::not_found(format!("no resource type '{id}'"))),
+        (Method::Get, ["Schemas"]) => return Ok(Response::scim(200, &discovery::schemas(&base))),
+        (Method::Get, ["Schemas", id]) => {
+            return match discovery::find_schema(id) {
+                Some(s) => Ok(Response::scim(200, &discovery::schema(s, &base))),
+                None => Err(ScimError::not_found(format!("no schema '{id}'"))),
+            }
+        }
+        _ => {}
+    }
+    // In fastly_token mode the actor already is the upstream token's digest: no second SHA-256.
+    let budget_id = match env.auth.mode {
+        AuthMode::FastlyToken => tenant.actor.clone(),
+        _ => tenant.budget_id(),
+    };
     let ctx = Ctx {
         store: env.store,
         cache: env.cache,
         api: FastlyApi::new(env.transport, &tenant.upstream_token, env.now).with_budget(Budget::new(
             env.store,
             &tenant.customer_id,
-            &tenant.budget_id(),
+            &budget_id,
         )),
         tenant: &tenant,
         policy: &env.policy,
@@ -100,17 +125,7 @@ fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
         base: &base,
         request_id: &env.request_id,
     };
-    let m = req.method;
     match (m, segments.as_slice()) {
-        (Method::Get, ["ServiceProviderConfig"]) => Ok(Response::scim(200, &discovery::service_provider_config(&base))),
-        (Method::Get, ["ResourceTypes"]) => Ok(Response::scim(200, &discovery::resource_types(&base))),
-        (Method::Get, ["ResourceTypes", "User"]) => Ok(Response::scim(200, &discovery::user_resource_type(&base))),
-        (Method::Get, ["ResourceTypes", id]) => Err(ScimError::not_found(format!("no resource type '{id}'"))),
-        (Method::Get, ["Schemas"]) => Ok(Response::scim(200, &discovery::schemas(&base))),
-        (Method::Get, ["Schemas", id]) => match discovery::find_schema(id) {
-            Some(s) => Ok(Response::scim(200, &discovery::schema(s, &base))),
-            None => Err(ScimError::not_found(format!("no schema '{id}'"))),
-        },
         (Method::Get, ["Users"]) => list_users(&ctx, req),
         (Method::Post, ["Users"]) => create_user(&ctx, req),
         // Users are the only resource type, so a search at the root is a search of Users.
@@ -118,11 +133,11 @@ fn route(env: &Env<'_>, req: &Request) -> ScimResult<Response> {
         (Method::Get, ["Users", id]) => get_user(&ctx, req, id),
         (Method::Put, ["Users", id]) => {
             let rec = provision::replace(&ctx, id, &req.json_body()?, req.header("if-match"))?;
-            Ok(user_response(&ctx, req, 200, &rec))
+            Ok(user_response(&ctx, req, 200, rec))
         }
         (Method::Patch, ["Users", id]) => {
             let rec = provision::patch(&ctx, id, &req.json_body()?, req.header("if-match"))?;
-            Ok(user_response(&ctx, req, 200, &rec))
+            Ok(user_response(&ctx, req, 200, rec))
         }
         (Method::Delete, ["Users", id]) => {
             provision::delete(&ctx, id, req.header("if-match"))?;
@@ -142,11 +157,14 @@ fn projection(req: &Request) -> Projection {
     Projection::parse(req.query_param("attributes").as_deref(), req.query_param("excludedAttributes").as_deref())
 }
 
-fn user_response(ctx: &Ctx<'_>, req: &Request, status: u16, rec: &UserRecord) -> Response {
-    let body = projection(req).apply(&rec.render(ctx));
-    let mut r = Response::scim(status, &body).with_header("etag", rec.version());
-    if status == 201 {
-        r = r.with_header("location", format!("{}/Users/{}", ctx.base, rec.id));
+/// Takes the record: rendering it in place spares a copy of the record and of its resource.
+fn user_response(ctx: &Ctx<'_>, req: &Request, status: u16, rec: UserRecord) -> Response {
+    let etag = rec.version();
+    let location = (status == 201).then(|| format!("{}/Users/{}", ctx.base, rec.id));
+    let body = projection(req).apply_owned(rec.into_resource(ctx));
+    let mut r = Response::scim(status, &body).with_header("etag", etag);
+    if let Some(location) = location {
+        r = r.with_header("location", location);
     }
     r
 }
@@ -159,12 +177,12 @@ fn get_user(ctx: &Ctx<'_>, req: &Request, id: &str) -> ScimResult<Response> {
             return Ok(Response::new(304).with_header("etag", v));
         }
     }
-    Ok(user_response(ctx, req, 200, &rec))
+    Ok(user_response(ctx, req, 200, rec))
 }
 
 fn create_user(ctx: &Ctx<'_>, req: &Request) -> ScimResult<Response> {
     let rec = provision::create(ctx, &req.json_body()?)?;
-    Ok(user_response(ctx, req, 201, &rec))
+    Ok(user_response(ctx, req, 201, rec))
 }
 
 fn run_list(
@@ -217,4 +235,24 @@ fn search_users(ctx: &Ctx<'_>, req: &Request) -> ScimResult<Response> {
     }
     let projection = Projection::parse(text("attributes")?.as_deref(), text("excludedAttributes")?.as_deref());
     run_list(ctx, text("filter")?.as_deref(), text("startIndex")?.as_deref(), text("count")?.as_deref(), &projection)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::auth::{authenticate, AuthConfig};
+    use crate::cache::MemoryCache;
+    use crate::upstream::fake::{json, Scripted};
+    use crate::upstream::FastlyApi;
+
+    /// `route` keys the write budget by the actor in fastly_token mode.
+    #[test]
+    fn a_fastly_token_actor_is_its_budget_id() {
+        let t = Scripted::new(vec![
+            json(200, r#"{"user_id":"u1","customer_id":"C1","scope":"global","services":[]}"#),
+            json(200, r#"{"id":"u1","login":"bot@example.com","role":"superuser","customer_id":"C1"}"#),
+        ]);
+        let api = FastlyApi::new(&t, "tok", 0);
+        let tenant = authenticate("tok", &MemoryCache::new(), &api, 0, &AuthConfig::default()).unwrap();
+        assert_eq!(tenant.actor, tenant.budget_id());
+    }
 }

@@ -509,7 +509,7 @@ fn try_delete_user(st: &mut State, req: &Request, caller: &Caller, id: &str) -> 
     if st.tokens.iter().any(|t| t.user_id == id) {
         return Err(bad_request(&format!("User '{id}' still owns API tokens; revoke them before deleting the user")));
     }
-    st.users.retain(|u| u.id != id);
+    st.users.remove(id);
     st.budgets.remove(id);
     Ok(Response::json(200, &json!({"status": "ok"})))
 }

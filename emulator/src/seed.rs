@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::state::{Rng, State, Token, User, ROLES};
+use crate::state::{Rng, State, Token, User, Users, ROLES};
 use crate::time::{parse_iso, Clock};
 
 /// The seed compiled into the binary.
@@ -131,7 +131,7 @@ pub fn parse(text: &str) -> Result<Seed, String> {
 /// The initial state a seed describes.
 pub fn build(seed: &Seed) -> Result<State, String> {
     let mut customers = BTreeMap::new();
-    let mut users: Vec<User> = Vec::new();
+    let mut users = Users::default();
     let mut tokens: Vec<Token> = Vec::new();
     let mut ids = BTreeSet::new();
     let mut logins = BTreeSet::new();
@@ -180,7 +180,7 @@ pub fn build(seed: &Seed) -> Result<State, String> {
             if t.token.is_empty() || !secrets.insert(t.token.clone()) {
                 return Err(format!("{what}: secret is empty or not unique"));
             }
-            if !users.iter().any(|u| u.id == t.user_id && u.customer_id == c.id) {
+            if users.get(&t.user_id).is_none_or(|u| u.customer_id != c.id) {
                 return Err(format!("{what}: owner '{}' is not a user of customer '{}'", t.user_id, c.id));
             }
             if t.scopes.is_empty() || t.scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
@@ -202,7 +202,7 @@ pub fn build(seed: &Seed) -> Result<State, String> {
         }
     }
     for id in seed.rate_limit.users.keys() {
-        if !users.iter().any(|u| &u.id == id) {
+        if users.get(id).is_none() {
             return Err(format!("rate_limit.users: unknown user '{id}'"));
         }
     }

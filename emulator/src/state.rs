@@ -1,6 +1,6 @@
 //! The emulated account data and the emulator's own bookkeeping.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -199,13 +199,59 @@ impl Rng {
     }
 }
 
+/// The users, in creation order, indexed by id and by lowercased login: `GET /user/{id}` and
+/// the login check of a create must not scan an account of 100,000 users.
+#[derive(Debug, Clone, Default)]
+pub struct Users {
+    /// Creation sequence → user; iterating it gives creation order.
+    by_seq: BTreeMap<u64, User>,
+    by_id: HashMap<String, u64>,
+    /// Lowercased logins; logins are unique and never change.
+    logins: HashSet<String>,
+    next_seq: u64,
+}
+
+impl Users {
+    /// In creation order.
+    pub fn iter(&self) -> impl Iterator<Item = &User> {
+        self.by_seq.values()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&User> {
+        self.by_seq.get(self.by_id.get(id)?)
+    }
+
+    /// Callers must not change `id` or `login`: the indexes hold them.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut User> {
+        self.by_seq.get_mut(self.by_id.get(id)?)
+    }
+
+    /// Adds a user last; the caller has checked that its id and login are unused.
+    pub fn push(&mut self, user: User) {
+        self.by_id.insert(user.id.clone(), self.next_seq);
+        self.logins.insert(user.login.to_lowercase());
+        self.by_seq.insert(self.next_seq, user);
+        self.next_seq += 1;
+    }
+
+    pub fn remove(&mut self, id: &str) {
+        if let Some(u) = self.by_id.remove(id).and_then(|seq| self.by_seq.remove(&seq)) {
+            self.logins.remove(&u.login.to_lowercase());
+        }
+    }
+
+    pub fn login_taken(&self, login: &str) -> bool {
+        self.logins.contains(&login.to_lowercase())
+    }
+}
+
 /// Everything `/_emulator/reset` restores.
 #[derive(Debug, Clone)]
 pub struct State {
     /// Customer id → name.
     pub customers: BTreeMap<String, String>,
     /// In creation order; deleted users are removed.
-    pub users: Vec<User>,
+    pub users: Users,
     pub tokens: Vec<Token>,
     /// Budget per user id, created on first use.
     pub budgets: BTreeMap<String, Budget>,
@@ -227,15 +273,15 @@ impl State {
     }
 
     pub fn user(&self, id: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.id == id)
+        self.users.get(id)
     }
 
     pub fn user_mut(&mut self, id: &str) -> Option<&mut User> {
-        self.users.iter_mut().find(|u| u.id == id)
+        self.users.get_mut(id)
     }
 
     pub fn login_taken(&self, login: &str) -> bool {
-        self.users.iter().any(|u| u.login.to_lowercase() == login.to_lowercase())
+        self.users.login_taken(login)
     }
 
     /// A fresh id not used by any user or token.
@@ -281,6 +327,41 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user(id: &str, login: &str) -> User {
+        User {
+            id: id.into(),
+            login: login.into(),
+            name: id.into(),
+            customer_id: "C".into(),
+            role: "user".into(),
+            roles: vec!["user".into()],
+            require_new_password: None,
+            locked: None,
+            two_factor_auth_enabled: None,
+            limit_services: false,
+            created_at: 0,
+            updated_at: 0,
+            last_active_at: None,
+        }
+    }
+
+    #[test]
+    fn users_keep_creation_order_and_their_indexes() {
+        let mut users = Users::default();
+        for (id, login) in [("b", "B@x.com"), ("a", "a@x.com"), ("c", "c@x.com")] {
+            users.push(user(id, login));
+        }
+        users.remove("a");
+        users.push(user("a", "a2@x.com"));
+        let order: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(order, ["b", "c", "a"]);
+        assert_eq!(users.get("a").map(|u| u.login.as_str()), Some("a2@x.com"));
+        assert!(users.login_taken("b@X.com") && users.login_taken("A2@x.com"));
+        assert!(!users.login_taken("a@x.com"));
+        users.remove("missing");
+        assert!(users.get("missing").is_none());
+    }
 
     #[test]
     fn ids_are_22_base62_and_deterministic() {

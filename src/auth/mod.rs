@@ -131,23 +131,29 @@ impl Default for AuthConfig {
 
 impl AuthConfig {
     /// Reads the settings (the `scim_config` store at the edge): `auth_mode`,
-    /// `auth_cache_ttl_seconds`, `auth_negative_cache_ttl_seconds`, `jwt_issuer`,
-    /// `jwt_audience`, `jwt_jwks`, `jwt_revoked_jti`.
+    /// `auth_cache_ttl_seconds`, `auth_negative_cache_ttl_seconds`, and in JWT mode only
+    /// `jwt_issuer`, `jwt_audience`, `jwt_jwks`, `jwt_revoked_jti` (each read is a host call, paid
+    /// on every request).
     pub fn from_settings(setting: &dyn Fn(&str) -> Option<String>) -> AuthConfig {
         let defaults = AuthConfig::default();
         let text = |key: &str| setting(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        AuthConfig {
-            ttl_ok: text("auth_cache_ttl_seconds").and_then(|v| v.parse().ok()).unwrap_or(defaults.ttl_ok),
-            ttl_denied: text("auth_negative_cache_ttl_seconds")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(defaults.ttl_denied),
-            mode: AuthMode::parse(setting("auth_mode").as_deref()),
-            jwt: jwt::JwtSettings {
+        let mode = AuthMode::parse(setting("auth_mode").as_deref());
+        let jwt = match mode {
+            AuthMode::Jwt => jwt::JwtSettings {
                 issuer: text("jwt_issuer"),
                 audience: text("jwt_audience"),
                 jwks: text("jwt_jwks"),
                 revoked_jti: jwt::JwtSettings::parse_revoked(setting("jwt_revoked_jti").as_deref()),
             },
+            _ => defaults.jwt,
+        };
+        AuthConfig {
+            ttl_ok: text("auth_cache_ttl_seconds").and_then(|v| v.parse().ok()).unwrap_or(defaults.ttl_ok),
+            ttl_denied: text("auth_negative_cache_ttl_seconds")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(defaults.ttl_denied),
+            mode,
+            jwt,
         }
     }
 }
@@ -446,6 +452,13 @@ mod tests {
         assert_eq!(c.jwt.issuer.as_deref(), Some("scim-edge-test"));
         assert_eq!(AuthMode::parse(Some(" fastly_token ")), AuthMode::FastlyToken);
         assert_eq!(AuthMode::parse(Some("JWT")), AuthMode::Unknown("JWT".into()));
+        // Outside JWT mode the jwt_* settings are not even read: each read costs a host call.
+        let read = std::cell::RefCell::new(Vec::new());
+        AuthConfig::from_settings(&|k| {
+            read.borrow_mut().push(k.to_owned());
+            None
+        });
+        assert!(read.borrow().iter().all(|k| !k.starts_with("jwt_")), "{:?}", read.borrow());
     }
 
     #[test]

@@ -1,23 +1,28 @@
-//! [`Secrets`] over the `scim_secrets` secret store. Opened once per request, read only when the
-//! core asks (JWT mode); a missing store or entry is simply no secret.
+//! [`Secrets`] over the `scim_secrets` secret store. Opened on the first read, which only the
+//! core's JWT mode makes, so other requests spend no host call on it; a missing store or entry is
+//! simply no secret.
+
+use std::cell::OnceCell;
 
 use fastly::secret_store::SecretStore;
 
 use crate::auth::Secrets;
 
 pub struct SecretStoreSecrets {
-    store: Option<SecretStore>,
+    name: &'static str,
+    store: OnceCell<Option<SecretStore>>,
 }
 
 impl SecretStoreSecrets {
-    pub fn open(name: &str) -> Self {
-        SecretStoreSecrets { store: SecretStore::open(name).ok() }
+    pub fn open(name: &'static str) -> Self {
+        SecretStoreSecrets { name, store: OnceCell::new() }
     }
 }
 
 impl Secrets for SecretStoreSecrets {
     fn get(&self, name: &str) -> Option<Vec<u8>> {
-        let secret = self.store.as_ref()?.try_get(name).ok()??;
+        let store = self.store.get_or_init(|| SecretStore::open(self.name).ok());
+        let secret = store.as_ref()?.try_get(name).ok()??;
         secret.try_plaintext().ok().map(|b| b.to_vec())
     }
 }

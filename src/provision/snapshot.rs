@@ -40,8 +40,9 @@ pub struct Entry {
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub seen: Option<Seen>,
     /// A control-panel user, as Fastly's list gave it.
+    /// Boxed: most entries are stored records, and 100,000 entries are held at once.
     #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
-    pub unlinked: Option<FastlyUser>,
+    pub unlinked: Option<Box<FastlyUser>>,
 }
 
 /// The part of a linked Fastly user that its record takes in: the roles.
@@ -113,7 +114,7 @@ pub fn build(ctx: &Ctx<'_>) -> ScimResult<Vec<Entry>> {
         entries.push(Entry { id, stored: true, linked, seen, unlinked: None });
     }
     for (id, u) in by_id {
-        entries.push(Entry { id, stored: false, linked: None, seen: None, unlinked: Some(u) });
+        entries.push(Entry { id, stored: false, linked: None, seen: None, unlinked: Some(Box::new(u)) });
     }
     entries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(entries)
@@ -132,7 +133,7 @@ fn keep(ctx: &Ctx<'_>, version: String, entries: &[Entry]) {
     if let Ok(bytes) = serde_json::to_vec(&head) {
         ctx.cache.put(&head_key(tenant), &bytes, IMPORT_WINDOW_SECS);
     }
-    let users = entries.iter().filter_map(|e| e.unlinked.clone()).collect();
+    let users = entries.iter().filter_map(|e| e.unlinked.as_deref().cloned()).collect();
     if let Ok(bytes) = serde_json::to_vec(&Unlinked { built: ctx.now, users }) {
         ctx.cache.put(&unlinked_key(tenant), &bytes, IMPORT_WINDOW_SECS);
     }
@@ -149,7 +150,7 @@ pub fn unlinked(ctx: &Ctx<'_>) -> ScimResult<Vec<FastlyUser>> {
     let version = directory::version(ctx)?;
     let entries = build(ctx)?;
     keep(ctx, version, &entries);
-    Ok(entries.into_iter().filter_map(|e| e.unlinked).collect())
+    Ok(entries.into_iter().filter_map(|e| e.unlinked.map(|u| *u)).collect())
 }
 
 /// The cached snapshot's entries in `range`, or `None` when a chunk is missing.
