@@ -623,8 +623,7 @@ fn section(body: &str, seeding: &[(usize, Duration)], seconds: f64, elapsed: Dur
          - Pages are read at the first, the middle and the last full page, the clock standing still; then the \
          first page again, the clock moved on past the sync window before each request. Create is followed \
          by a delete of the new user, and deactivation by reactivation, so the account keeps its size. The \
-         no-op PUT sends the user's own representation, after a first such PUT (which is not a no-op: it \
-         stores the `primary` of the `roles` element and bumps the version).\n\n\
+         no-op PUT sends the user's own representation, as a GET showed it.\n\n\
          {body}",
         sizes.join(" "),
         elapsed.as_secs_f64(),
