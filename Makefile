@@ -30,7 +30,7 @@ setup-test:
 	scripts/setup.sh test
 
 build:
-	cargo build --bin scim-edge --release --target wasm32-wasip1
+	scripts/build-wasm.sh
 	cargo build -p scim-edge-emulator --release
 
 lint:

@@ -195,6 +195,8 @@ def main() -> None:
         "users": n,
         "id": scim_id(mid),
         "fastly_id": fastly_id(mid),
+        # The KV key of that user's record (what the floor reads).
+        "record_key": f"t/{CUSTOMER_A}/user/{scim_id(mid)}",
         "userName": person(mid)["login"],
         # A page of 100 in the middle of the listing (1-based startIndex).
         "start_index": max(1, n // 2 - 50),

@@ -601,7 +601,7 @@ fn section(body: &str, seeding: &[(usize, Duration)], seconds: f64, elapsed: Dur
     let build = if cfg!(debug_assertions) {
         "an unoptimised build (not `cargo bench`: these figures are not the optimised ones)"
     } else {
-        "the bench profile (the release settings: `opt-level = \"z\"`, fat LTO)"
+        "the bench profile (the release settings: `opt-level = 2`, fat LTO)"
     };
     let seeded: Vec<String> =
         seeding.iter().map(|(n, d)| format!("{} users in {:.1} s", thousands(*n), d.as_secs_f64())).collect();

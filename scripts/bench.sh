@@ -80,7 +80,7 @@ done
 
 if [ "${BENCH_BUILD:-1}" = 1 ]; then
   step "building scim-edge (release wasm), the emulator and the floor"
-  cargo build -q --bin scim-edge --release --target wasm32-wasip1
+  scripts/build-wasm.sh -q
   cargo build -q -p scim-edge-emulator --release
   cargo build -q --manifest-path bench/baseline/Cargo.toml --release --target wasm32-wasip1 --target-dir "$TARGET"
 fi
@@ -275,17 +275,28 @@ seed() { # N
   python3 bench/seed.py --users "$1" --out "$work/$1" --manifest fastly.toml --api-url "http://127.0.0.1:$API_PORT/" >/dev/null
 }
 
-# --- the floor -------------------------------------------------------------------------------------
-step "the floor: bench/baseline under Viceroy"
-viceroy serve -v --addr "127.0.0.1:$FLOOR_PORT" -C bench/baseline/fastly.toml "$FLOOR_WASM" >"$work/floor.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$FLOOR_PORT/" 60 || { cat "$work/floor.log"; die "the floor did not start"; }
-server_log="$work/floor.log" measure baseline 0 "floor: one KV read" GET "http://127.0.0.1:$FLOOR_PORT/"
-stop_all
+# start_floor N: the floor under Viceroy, over the KV store seeded with N users.
+start_floor() {
+  local n=$1
+  step "the floor, $n users: bench/baseline under Viceroy"
+  {
+    sed '/^\[local_server\]/,$d' bench/baseline/fastly.toml
+    printf '[local_server.kv_stores]\n  bench_state = { file = "%s", format = "json" }\n' "$work/$n/kv.json"
+  } >"$work/$n/floor.toml"
+  viceroy serve -v --addr "127.0.0.1:$FLOOR_PORT" -C "$work/$n/floor.toml" "$FLOOR_WASM" >"$work/floor.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$FLOOR_PORT/" 300 || { cat "$work/floor.log"; die "the floor did not start"; }
+}
 
 # --- each size: scim-edge, then scim2-server --------------------------------------------------------
 for n in $USERS; do
   seed "$n"
+
+  # The floor reads the record that GET /Users/{id} reads, from the same store.
+  key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["record_key"])' "$work/$n/targets.json")
+  start_floor "$n"
+  server_log="$work/floor.log" measure baseline "$n" "floor: one KV read" GET "http://127.0.0.1:$FLOOR_PORT/$key"
+  stop_all
 
   start_edge "$n"
   clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \

@@ -43,7 +43,7 @@ for port in "$API_PORT" "$CONTROL_PORT" "$EDGE_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is in use (set SOAK_*_PORT)"; fi
 done
 if [ "${SOAK_BUILD:-1}" = 1 ]; then
-  cargo build -q --bin scim-edge --release --target wasm32-wasip1
+  scripts/build-wasm.sh -q
   cargo build -q -p scim-edge-emulator --release
 fi
 for f in "$WASM" "$EMULATOR"; do [ -f "$f" ] || die "$f is missing (SOAK_BUILD=1 builds it)"; done

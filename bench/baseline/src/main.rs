@@ -7,14 +7,19 @@ use fastly::mime::APPLICATION_JSON;
 use fastly::{Error, Request, Response};
 
 const STORE: &str = "bench_state";
-const KEY: &str = "user";
+/// Read when the path names no key (`GET /`); `GET /<key>` reads that key.
+const DEFAULT_KEY: &str = "user";
 
 #[fastly::main]
-fn main(_req: Request) -> Result<Response, Error> {
+fn main(req: Request) -> Result<Response, Error> {
     let Some(store) = KVStore::open(STORE)? else {
         return Ok(Response::from_status(StatusCode::INTERNAL_SERVER_ERROR));
     };
-    match store.lookup(KEY) {
+    let key = match req.get_path().trim_start_matches('/') {
+        "" => DEFAULT_KEY,
+        key => key,
+    };
+    match store.lookup(key) {
         Ok(mut found) => Ok(Response::from_status(StatusCode::OK)
             .with_content_type(APPLICATION_JSON)
             .with_body(found.take_body_bytes())),
