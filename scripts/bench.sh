@@ -275,9 +275,9 @@ seed() { # N
   python3 bench/seed.py --users "$1" --out "$work/$1" --manifest fastly.toml --api-url "http://127.0.0.1:$API_PORT/" >/dev/null
 }
 
-# start_floor N: the floor under Viceroy, over the KV store seeded with N users.
+# start_floor N KEY: the floor under Viceroy, over the KV store seeded with N users, reading KEY.
 start_floor() {
-  local n=$1
+  local n=$1 key=$2
   step "the floor, $n users: bench/baseline under Viceroy"
   {
     sed '/^\[local_server\]/,$d' bench/baseline/fastly.toml
@@ -285,7 +285,7 @@ start_floor() {
   } >"$work/$n/floor.toml"
   viceroy serve -v --addr "127.0.0.1:$FLOOR_PORT" -C "$work/$n/floor.toml" "$FLOOR_WASM" >"$work/floor.log" 2>&1 &
   pids+=($!)
-  wait_http "http://127.0.0.1:$FLOOR_PORT/" 300 || { cat "$work/floor.log"; die "the floor did not start"; }
+  wait_http "http://127.0.0.1:$FLOOR_PORT/$key" 300 || { tail -20 "$work/floor.log"; die "the floor did not start"; }
 }
 
 # --- each size: scim-edge, then scim2-server --------------------------------------------------------
@@ -294,7 +294,7 @@ for n in $USERS; do
 
   # The floor reads the record that GET /Users/{id} reads, from the same store.
   key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["record_key"])' "$work/$n/targets.json")
-  start_floor "$n"
+  start_floor "$n" "$key"
   server_log="$work/floor.log" measure baseline "$n" "floor: one KV read" GET "http://127.0.0.1:$FLOOR_PORT/$key"
   stop_all
 

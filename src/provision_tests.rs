@@ -896,6 +896,114 @@ fn kv_cost_of_a_user_name_filter_hit_is_at_most_2_reads() {
     assert!(cost.0 <= 2 + directory::SHARDS as u64 && cost.1 == 0 && cost.3 == 0, "{cost:?}");
 }
 
+/// What one operation cost: KV reads, writes, deletes and lists; Fastly API reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cost {
+    kv_reads: u64,
+    kv_writes: u64,
+    kv_deletes: u64,
+    kv_lists: u64,
+    fastly_reads: usize,
+    fastly_writes: usize,
+}
+
+impl World {
+    fn cost<T>(&self, f: impl FnOnce() -> T) -> (T, Cost) {
+        self.fastly.clear_requests();
+        let (out, (kv_reads, kv_writes, kv_deletes, kv_lists)) = self.kv(f);
+        let calls = self.fastly.requests();
+        let fastly_writes = calls.iter().filter(|r| r.method != Method::Get).count();
+        let cost = Cost {
+            kv_reads,
+            kv_writes,
+            kv_deletes,
+            kv_lists,
+            fastly_reads: calls.len() - fastly_writes,
+            fastly_writes,
+        };
+        (out, cost)
+    }
+
+    fn page(&self, start: usize) -> Vec<Value> {
+        let paging = Paging::parse(Some(&start.to_string()), Some("100")).unwrap();
+        list(&self.ctx(), None, &paging, &Projection::parse(None, None)).unwrap().resources
+    }
+}
+
+/// The cost of each SCIM operation with the deployed sync window (10 s), for accounts of two
+/// sizes: the table of docs/PERFORMANCE.md, exact, so that any change in cost shows here. Nothing
+/// depends on the account's size but the first page of an import after the window (it reads the
+/// directory and Fastly's list, see `provision::snapshot`).
+#[test]
+fn cost_of_each_operation_does_not_grow_with_the_account() {
+    let c = |kv_reads, kv_writes, kv_deletes, fastly_reads, fastly_writes| Cost {
+        kv_reads,
+        kv_writes,
+        kv_deletes,
+        kv_lists: 0,
+        fastly_reads,
+        fastly_writes,
+    };
+    let expected = [
+        ("get", c(1, 0, 0, 0, 0)),
+        // The userName index, the record.
+        ("filter userName eq: hit", c(2, 0, 0, 0, 0)),
+        // The index miss; the control-panel users come from the cached snapshot.
+        ("filter userName eq: miss", c(1, 0, 0, 0, 0)),
+        // The directory's version and the page's records; the snapshot is in the POP cache. The
+        // first page holds the seed's six control-panel users, shown from the snapshot itself.
+        ("page of 100 at startIndex=1", c(95, 0, 0, 0, 0)),
+        ("page of 100 at startIndex=101", c(101, 0, 0, 0, 0)),
+        ("page of 100 at startIndex=151 (two chunks)", c(101, 0, 0, 0, 0)),
+        // The directory's version and shard read; the userName claim, the record, the Fastly-id,
+        // externalId and email keys, the shard and the version written; one Fastly write.
+        ("create", c(2, 7, 0, 0, 1)),
+        // The record; Fastly read before it is changed, and written once.
+        ("role change", c(1, 2, 0, 1, 1)),
+        // Fastly is read (a change is made only against what Fastly holds now); nothing is written.
+        ("no-op PUT", c(1, 0, 0, 1, 0)),
+        // The record, the directory's version and shard. The Fastly user is deleted (access
+        // removed); the record is kept, unlinked (its Fastly-id key deleted).
+        ("deactivate", c(3, 3, 1, 1, 1)),
+        // A new Fastly user with the same login and role.
+        ("reactivate", c(3, 4, 0, 0, 1)),
+        // The Fastly user; the record and its four index keys deleted, the directory updated.
+        ("delete", c(3, 2, 5, 0, 1)),
+    ];
+    for users in [250, 500] {
+        let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
+        let ids: Vec<String> =
+            (0..users).map(|n| w.create(&okta_user(&format!("user{n:04}@example.com"))).unwrap().id).collect();
+        let id = ids[users / 2].as_str();
+        // An import that has started: its snapshot is in the POP cache.
+        w.page(1);
+        let found = |r: Vec<Value>, n: usize| assert_eq!(r.len(), n);
+        let mut costs = Vec::new();
+        costs.push(("get", w.cost(|| w.get(id).unwrap()).1));
+        let hit = format!("userName eq \"user{:04}@example.com\"", users / 2);
+        costs.push(("filter userName eq: hit", w.cost(|| found(w.list(Some(&hit)), 1)).1));
+        costs.push(("filter userName eq: miss", w.cost(|| found(w.list(Some("userName eq \"no@example.com\"")), 0)).1));
+        for (name, start) in [
+            ("page of 100 at startIndex=1", 1),
+            ("page of 100 at startIndex=101", 101),
+            ("page of 100 at startIndex=151 (two chunks)", 151),
+        ] {
+            costs.push((name, w.cost(|| found(w.page(start), 100)).1));
+        }
+        let (new, cost) = w.cost(|| w.create(&okta_user("new@example.com")).unwrap());
+        costs.push(("create", cost));
+        let role = json!([{"op": "replace", "path": "roles", "value": [{"value": "engineer"}]}]);
+        costs.push(("role change", w.cost(|| w.patch(&new.id, role).unwrap()).1));
+        let shown = w.render(&w.get(&new.id).unwrap());
+        costs.push(("no-op PUT", w.cost(|| w.put(&new.id, &shown).unwrap()).1));
+        let active = |on: bool| json!([{"op": "replace", "path": "active", "value": on}]);
+        costs.push(("deactivate", w.cost(|| w.patch(&new.id, active(false)).unwrap()).1));
+        costs.push(("reactivate", w.cost(|| w.patch(&new.id, active(true)).unwrap()).1));
+        costs.push(("delete", w.cost(|| w.delete(&new.id).unwrap()).1));
+        assert_eq!(costs, expected, "at {users} users");
+    }
+}
+
 #[test]
 fn reads_within_the_sync_window_ask_fastly_nothing_and_later_reads_catch_up() {
     let w = World::with_policy(Policy { sync_seconds: 60, ..Policy::default() });
