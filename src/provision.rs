@@ -807,6 +807,8 @@ fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -
             if renamed {
                 release_user_name(ctx, next.user_name(), &cur.id);
             }
+            // The audit shows attempts that Fastly refused or did not answer, as for creates.
+            audit(ctx, change_kind(&cur, &next), &next, Some(&cur.role), "failed", Some(e.status));
             return Err(e);
         }
         next.revision = cur.revision + 1;
@@ -823,12 +825,7 @@ fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -
                 write_indexes(ctx, &next, Some(&stored))?;
                 // A catch-up records the change Fastly applied for an earlier attempt.
                 let before = if catch_up { &stored } else { &cur };
-                let op = match (before.active, next.active) {
-                    (true, false) => "deactivate",
-                    (false, true) => "reactivate",
-                    _ => "update",
-                };
-                audit(ctx, op, &next, Some(&before.role), "ok", None);
+                audit(ctx, change_kind(before, &next), &next, Some(&before.role), "ok", None);
                 return Ok(next);
             }
             Err(StoreError::Conflict) => continue,
@@ -836,6 +833,15 @@ fn modify(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>, change: Change<'_>) -
         }
     }
     Err(ScimError::uniqueness("the user is being changed concurrently; retry the request"))
+}
+
+/// The audit's name for a change from `before` to `after`.
+fn change_kind(before: &UserRecord, after: &UserRecord) -> &'static str {
+    match (before.active, after.active) {
+        (true, false) => "deactivate",
+        (false, true) => "reactivate",
+        _ => "update",
+    }
 }
 
 pub fn replace(ctx: &Ctx<'_>, id: &str, body: &Value, if_match: Option<&str>) -> ScimResult<UserRecord> {
@@ -852,7 +858,10 @@ pub fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()>
     let rec = loaded.record;
     check_if_match(&rec, if_match)?;
     if let Some(fid) = &rec.fastly_id {
-        ctx.api.delete_user(fid)?;
+        if let Err(e) = ctx.api.delete_user(fid) {
+            audit(ctx, "delete", &rec, Some(&rec.role), "failed", Some(e.status));
+            return Err(e);
+        }
     }
     let tenant = &ctx.tenant.customer_id;
     if loaded.generation.is_some() {

@@ -548,6 +548,30 @@ fn a_failed_upstream_create_leaves_nothing_and_the_retry_works() {
 }
 
 #[test]
+fn failed_updates_and_deletes_are_audited_and_change_nothing() {
+    let w = World::new();
+    let rec = w.create(&okta_user("ada@example.com")).unwrap();
+    let path = format!("/user/{}", fid(&rec));
+    let attempts = [
+        ("update", Method::Put, json!([{"op": "replace", "path": "roles", "value": ["engineer"]}])),
+        ("deactivate", Method::Delete, json!([{"op": "replace", "path": "active", "value": false}])),
+    ];
+    for (op, method, ops) in attempts {
+        w.fastly.fault(Fault::status(method, &path, 503));
+        assert_eq!(w.patch(&rec.id, ops).unwrap_err().status, 502);
+        let line = w.audit_lines().last().cloned().unwrap();
+        assert_eq!(line["operation"], op);
+        assert_eq!((line["result"].as_str(), line["upstream_status"].as_u64()), (Some("failed"), Some(502)));
+        assert_eq!(w.get(&rec.id).unwrap(), rec, "{op} left a change behind");
+    }
+    w.fastly.fault(Fault::status(Method::Delete, &path, 503));
+    assert_eq!(w.delete(&rec.id).unwrap_err().status, 502);
+    let line = w.audit_lines().last().cloned().unwrap();
+    assert_eq!((line["operation"].as_str(), line["result"].as_str()), (Some("delete"), Some("failed")));
+    assert_eq!(w.get(&rec.id).unwrap(), rec);
+}
+
+#[test]
 fn a_lost_answer_on_create_converges_to_one_fastly_user() {
     let w = World::new();
     for (login, fault) in [
@@ -787,8 +811,12 @@ fn a_lost_answer_on_an_update_is_stored_by_the_retry_so_reads_show_it() {
     assert!(!r.active);
     let read = w.get(&rec.id).unwrap();
     assert!(!read.active && read.fastly_id.is_none(), "{read:?}");
-    let ops: Vec<Value> = w.audit_lines().iter().map(|l| l["operation"].clone()).collect();
-    assert_eq!(ops, ["create", "update", "deactivate"], "the retries record what Fastly applied");
+    let ops: Vec<(Value, Value)> =
+        w.audit_lines().iter().map(|l| (l["operation"].clone(), l["result"].clone())).collect();
+    let expected =
+        [("create", "ok"), ("update", "failed"), ("update", "ok"), ("deactivate", "failed"), ("deactivate", "ok")];
+    let expected: Vec<(Value, Value)> = expected.iter().map(|(o, r)| (json!(o), json!(r))).collect();
+    assert_eq!(ops, expected, "each lost answer is audited as failed, and its retry records what Fastly applied");
     w.delete(&rec.id).unwrap();
     assert!(w.tenant_keys().is_empty(), "left behind: {:?}", w.tenant_keys());
 }
