@@ -195,8 +195,8 @@ How to read the figures:
   compare request kinds and servers with each other; they do not predict Fastly's production latency.
 - **Viceroy is not the Fastly edge.** Its KV store is an in-process map (on Fastly a lookup goes over the
   network): one ordered map for every store, behind one lock that each lookup takes for writing, so
-  lookups slow down as the store grows and queue behind each other under load. Its list walks every key. Each request gets a fresh wasm instance,
-  as on Compute.
+  lookups slow down as the store grows and queue behind each other under load. Its list walks every key.
+  Each request gets a fresh wasm instance, as on Compute.
 - **The Fastly API is the local emulator**, which indexes users by id and login; `GET /customer/{id}/users`
   serialises every user. The real API's latency (tens of milliseconds per call)
   would dominate the calls that scim-edge makes per request.

@@ -935,21 +935,23 @@ struct Cost {
     fastly_writes: usize,
 }
 
+impl Cost {
+    /// `kv`: reads, writes, deletes and lists, as [`World::kv`] counts them.
+    fn new(
+        (kv_reads, kv_writes, kv_deletes, kv_lists): (u64, u64, u64, u64),
+        fastly_reads: usize,
+        fastly_writes: usize,
+    ) -> Cost {
+        Cost { kv_reads, kv_writes, kv_deletes, kv_lists, fastly_reads, fastly_writes }
+    }
+}
+
 impl World {
     fn cost<T>(&self, f: impl FnOnce() -> T) -> (T, Cost) {
         self.fastly.clear_requests();
-        let (out, (kv_reads, kv_writes, kv_deletes, kv_lists)) = self.kv(f);
-        let calls = self.fastly.requests();
-        let fastly_writes = calls.iter().filter(|r| r.method != Method::Get).count();
-        let cost = Cost {
-            kv_reads,
-            kv_writes,
-            kv_deletes,
-            kv_lists,
-            fastly_reads: calls.len() - fastly_writes,
-            fastly_writes,
-        };
-        (out, cost)
+        let (out, kv) = self.kv(f);
+        let (calls, writes) = (self.fastly.requests().len(), self.fastly.writes());
+        (out, Cost::new(kv, calls - writes, writes))
     }
 
     fn page(&self, start: usize) -> Vec<Value> {
@@ -964,13 +966,9 @@ impl World {
 /// directory and Fastly's list, see `provision::snapshot`).
 #[test]
 fn cost_of_each_operation_does_not_grow_with_the_account() {
-    let c = |kv_reads, kv_writes, kv_deletes, fastly_reads, fastly_writes| Cost {
-        kv_reads,
-        kv_writes,
-        kv_deletes,
-        kv_lists: 0,
-        fastly_reads,
-        fastly_writes,
+    // No operation lists keys.
+    let c = |kv_reads, kv_writes, kv_deletes, fastly_reads, fastly_writes| {
+        Cost::new((kv_reads, kv_writes, kv_deletes, 0), fastly_reads, fastly_writes)
     };
     let expected = [
         ("get", c(1, 0, 0, 0, 0)),
