@@ -12,7 +12,7 @@ use crate::provision::{self, Audit, Ctx, Policy, UserRecord};
 use crate::scim::discovery;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter;
-use crate::scim::list::{list_response, Paging, Projection, SEARCH_REQUEST};
+use crate::scim::list::{ListResponse, Paging, Projection, SEARCH_REQUEST};
 use crate::store::Store;
 use crate::upstream::{Budget, FastlyApi, Transport};
 
@@ -157,12 +157,17 @@ fn projection(req: &Request) -> Projection {
     Projection::parse(req.query_param("attributes").as_deref(), req.query_param("excludedAttributes").as_deref())
 }
 
-/// Takes the record: rendering it in place spares a copy of the record and of its resource.
+/// The whole representation is written straight from the record; a projection cuts down a `Value`.
 fn user_response(ctx: &Ctx<'_>, req: &Request, status: u16, rec: UserRecord) -> Response {
     let etag = rec.version();
     let location = (status == 201).then(|| format!("{}/Users/{}", ctx.base, rec.id));
-    let body = projection(req).apply_owned(rec.into_resource(ctx));
-    let mut r = Response::scim(status, &body).with_header("etag", etag);
+    let projection = projection(req);
+    let mut r = if projection.is_whole() {
+        Response::scim(status, &rec.resource(ctx))
+    } else {
+        Response::scim(status, &projection.apply_owned(rec.render(ctx)))
+    }
+    .with_header("etag", etag);
     if let Some(location) = location {
         r = r.with_header("location", location);
     }
@@ -195,7 +200,8 @@ fn run_list(
     let filter = filter.map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
     let paging = Paging::parse(start, count)?;
     let result = provision::list(ctx, filter.as_ref(), &paging, projection)?;
-    Ok(Response::scim(200, &list_response(result.total, paging.start_index, result.resources)))
+    let resources = result.resources.iter().map(|r| r.written(ctx)).collect();
+    Ok(Response::scim(200, &ListResponse::new(result.total, paging.start_index, resources)))
 }
 
 fn list_users(ctx: &Ctx<'_>, req: &Request) -> ScimResult<Response> {

@@ -132,10 +132,10 @@ impl Response {
     }
 
     /// A SCIM JSON response.
-    pub fn scim(status: u16, body: &Value) -> Self {
+    pub fn scim(status: u16, body: &impl serde::Serialize) -> Self {
         let mut r = Response::new(status);
-        // `to_vec` writes straight into the buffer (`to_string` goes through `fmt`); a `Value`
-        // always serialises.
+        // `to_vec` writes straight into the buffer (`to_string` goes through `fmt`); bodies are
+        // maps with string keys, which always serialise.
         r.body = serde_json::to_vec(body).unwrap_or_default();
         r.headers.push(("content-type".into(), SCIM_JSON.into()));
         r

@@ -106,29 +106,30 @@ impl UserRecord {
         self.attributes.get("userName").and_then(Value::as_str).unwrap_or(&self.login)
     }
 
+    /// The SCIM representation as a `Value` (to filter, patch or project).
     pub fn render(&self, ctx: &Ctx<'_>) -> Value {
-        self.clone().into_resource(ctx)
+        user::render(&self.attributes, self.facts(ctx))
     }
 
-    /// The SCIM representation, made from the record itself (no copy of its attributes).
-    pub fn into_resource(self, ctx: &Ctx<'_>) -> Value {
-        let version = self.version();
-        user::render(
-            self.attributes,
-            &user::Facts {
-                id: &self.id,
-                active: self.active,
-                role: Some(&self.role),
-                role_detail: &self.role_detail,
-                roles: &self.fastly_roles,
-                fastly_user_id: self.fastly_id.as_deref(),
-                customer_id: &ctx.tenant.customer_id,
-                created: &self.created,
-                last_modified: &self.last_modified,
-                version: &version,
-                location: format!("{}/Users/{}", ctx.base, self.id),
-            },
-        )
+    /// The SCIM representation, serialised straight from the record.
+    pub fn resource<'r>(&'r self, ctx: &'r Ctx<'_>) -> user::Resource<'r> {
+        user::Resource { attributes: &self.attributes, facts: self.facts(ctx) }
+    }
+
+    fn facts<'r>(&'r self, ctx: &'r Ctx<'_>) -> user::Facts<'r> {
+        user::Facts {
+            id: &self.id,
+            active: self.active,
+            role: Some(&self.role),
+            role_detail: &self.role_detail,
+            roles: &self.fastly_roles,
+            fastly_user_id: self.fastly_id.as_deref(),
+            customer_id: &ctx.tenant.customer_id,
+            created: &self.created,
+            last_modified: &self.last_modified,
+            version: self.version(),
+            location: format!("{}/Users/{}", ctx.base, self.id),
+        }
     }
 
     /// A user made in the control panel, seen through SCIM: its SCIM id is its Fastly id.
@@ -971,7 +972,55 @@ fn unlinked_with_login(ctx: &Ctx<'_>, login: &str) -> ScimResult<Vec<UserRecord>
 
 pub struct ListResult {
     pub total: usize,
-    pub resources: Vec<Value>,
+    pub resources: Vec<Shown>,
+}
+
+/// A user as a response shows it.
+pub enum Shown {
+    /// The whole representation, serialised straight from the record when the response is
+    /// written: an import page builds no `Value` per user.
+    Record(UserRecord),
+    /// Already made a `Value` (to filter it), or cut down to the requested attributes.
+    Value(Value),
+}
+
+impl Shown {
+    fn new(ctx: &Ctx<'_>, rec: UserRecord, projection: &Projection) -> Shown {
+        if projection.is_whole() {
+            Shown::Record(rec)
+        } else {
+            Shown::Value(projection.apply_owned(rec.render(ctx)))
+        }
+    }
+
+    /// What a response writes.
+    pub fn written<'r>(&'r self, ctx: &'r Ctx<'_>) -> Written<'r> {
+        match self {
+            Shown::Record(rec) => Written::Record(rec.resource(ctx)),
+            Shown::Value(v) => Written::Value(v),
+        }
+    }
+
+    /// The user as a response's bytes show it.
+    #[cfg(test)]
+    pub fn to_value(&self, ctx: &Ctx<'_>) -> Value {
+        serde_json::to_vec(&self.written(ctx)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+}
+
+/// A [`Shown`] user, ready to serialise.
+pub enum Written<'r> {
+    Record(user::Resource<'r>),
+    Value(&'r Value),
+}
+
+impl serde::Serialize for Written<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Written::Record(r) => r.serialize(s),
+            Written::Value(v) => v.serialize(s),
+        }
+    }
 }
 
 pub fn list(
@@ -990,7 +1039,7 @@ pub fn list(
             // An import page: a snapshot of the account, and only the records on the page.
             let page = snapshot::page(ctx, paging.start_index, |total| paging.range(total))?;
             let records = materialise(ctx, &page.entries, page.built, page.fresh)?;
-            let resources = records.into_iter().map(|r| projection.apply_owned(r.into_resource(ctx))).collect();
+            let resources = records.into_iter().map(|r| Shown::new(ctx, r, projection)).collect();
             return Ok(ListResult { total: page.total, resources });
         }
         // A filter no index answers: every user, read afresh.
@@ -998,15 +1047,19 @@ pub fn list(
     };
     let mut matching: Vec<Value> = Vec::new();
     for rec in candidates {
-        let resource = rec.into_resource(ctx);
+        let resource = rec.render(ctx);
         if filter.is_none_or(|f| f.matches(&resource)) {
             matching.push(resource);
         }
     }
     let total = matching.len();
     let range = paging.range(total);
-    let resources =
-        matching.into_iter().skip(range.start).take(range.len()).map(|r| projection.apply_owned(r)).collect();
+    let resources = matching
+        .into_iter()
+        .skip(range.start)
+        .take(range.len())
+        .map(|r| Shown::Value(projection.apply_owned(r)))
+        .collect();
     Ok(ListResult { total, resources })
 }
 

@@ -105,7 +105,12 @@ impl World {
         let f = filter.map(|f| crate::scim::filter::parse(f).unwrap());
         let paging = Paging::parse(None, None).unwrap();
         let projection = Projection::parse(None, None);
-        list(&self.ctx(), f.as_ref(), &paging, &projection).unwrap().resources
+        self.shown(list(&self.ctx(), f.as_ref(), &paging, &projection).unwrap())
+    }
+
+    /// A list's users, as the response's bytes show them.
+    fn shown(&self, result: ListResult) -> Vec<Value> {
+        result.resources.iter().map(|r| r.to_value(&self.ctx())).collect()
     }
 
     /// The upstream writes made by `f`.
@@ -956,7 +961,7 @@ impl World {
 
     fn page(&self, start: usize) -> Vec<Value> {
         let paging = Paging::parse(Some(&start.to_string()), Some("100")).unwrap();
-        list(&self.ctx(), None, &paging, &Projection::parse(None, None)).unwrap().resources
+        self.shown(list(&self.ctx(), None, &paging, &Projection::parse(None, None)).unwrap())
     }
 }
 
@@ -1075,7 +1080,7 @@ fn an_import_page_reads_only_the_records_on_the_page() {
     // The same ids in the same order whatever the page size.
     let all = list(&w.ctx(), None, &Paging::parse(None, Some("100")).unwrap(), &projection).unwrap();
     let ids = |rs: &[Value]| rs.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
-    assert_eq!(ids(&page.resources), ids(all.resources.get(2..4).unwrap()));
+    assert_eq!(ids(&w.shown(page)), ids(w.shown(all).get(2..4).unwrap()));
 }
 
 // ---- import snapshots ----
@@ -1083,7 +1088,7 @@ fn an_import_page_reads_only_the_records_on_the_page() {
 fn page_ids(w: &World, start: &str, count: &str) -> (usize, Vec<String>) {
     let paging = Paging::parse(Some(start), Some(count)).unwrap();
     let page = list(&w.ctx(), None, &paging, &Projection::parse(None, None)).unwrap();
-    (page.total, page.resources.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect())
+    (page.total, w.shown(page).iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect())
 }
 
 #[test]
@@ -1116,8 +1121,8 @@ fn a_change_through_scim_is_never_hidden_by_a_snapshot() {
     w.patch(&ada.id, json!([{"op": "replace", "path": "roles", "value": ["engineer"]}])).unwrap();
     let paging = Paging::parse(Some("1"), Some("100")).unwrap();
     let page = list(&w.ctx(), None, &paging, &Projection::parse(None, None)).unwrap();
-    let shown = page.resources.iter().find(|r| r["id"] == ada.id.as_str()).unwrap();
-    assert_eq!(role_values(shown), ["engineer"]);
+    let shown = w.shown(page).into_iter().find(|r| r["id"] == ada.id.as_str()).unwrap();
+    assert_eq!(role_values(&shown), ["engineer"]);
     // Deleted through SCIM: gone from the next page at once.
     w.delete(&ada.id).unwrap();
     assert_eq!(page_ids(&w, "2", "100").0, total);

@@ -227,11 +227,17 @@ pub fn user(data: &[u8]) -> Result<(), Violation> {
                 customer_id: "C1",
                 created: "2024-01-01T00:00:00Z",
                 last_modified: "2024-01-01T00:00:00Z",
-                version: "W/\"1\"",
+                version: "W/\"1\"".into(),
                 location: "https://example.com/scim/v2/Users/2819c223".into(),
             };
-            user::render(attrs.clone(), &facts);
-            Ok(())
+            // The bytes a response is written with are the representation filters and projections see.
+            let value = user::render(&attrs, facts.clone());
+            let written = serde_json::to_vec(&user::Resource { attributes: &attrs, facts })
+                .map_err(|e| format!("a User does not serialise: {e}"))?;
+            match serde_json::from_slice::<serde_json::Value>(&written) {
+                Ok(v) if v == value => Ok(()),
+                _ => Err(format!("the written User differs from the rendered one: {value}")),
+            }
         }
         Err(e) => client_error("user::read", &e),
     }

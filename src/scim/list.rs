@@ -1,6 +1,7 @@
 //! Lists (RFC 7644 §3.4.2): paging parameters, the ListResponse envelope, and attribute
 //! projection (§3.4.2.5 / §3.9), which applies to every response that returns users.
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::error::{ScimError, ScimResult};
@@ -62,15 +63,34 @@ fn clip(s: &str) -> String {
 }
 
 /// The ListResponse envelope. Counters are JSON integers; `itemsPerPage` is what is returned.
+/// The ListResponse envelope around `resources`, serialised as they are (a page of users is
+/// written straight from its records).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse<R> {
+    schemas: [&'static str; 1],
+    total_results: usize,
+    start_index: usize,
+    items_per_page: usize,
+    #[serde(rename = "Resources")]
+    resources: Vec<R>,
+}
+
+impl<R: Serialize> ListResponse<R> {
+    pub fn new(total: usize, start_index: usize, resources: Vec<R>) -> Self {
+        ListResponse {
+            schemas: [LIST_RESPONSE],
+            total_results: total,
+            start_index,
+            items_per_page: resources.len(),
+            resources,
+        }
+    }
+}
+
 pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
-    let mut out = Map::new();
-    out.insert("schemas".into(), json!([LIST_RESPONSE]));
-    out.insert("totalResults".into(), json!(total));
-    out.insert("startIndex".into(), json!(start_index));
-    out.insert("itemsPerPage".into(), json!(resources.len()));
-    // Moved in: `json!` would copy every resource through the serializer.
-    out.insert("Resources".into(), Value::Array(resources));
-    Value::Object(out)
+    // Strings, numbers and values: the conversion cannot fail.
+    serde_json::to_value(ListResponse::new(total, start_index, resources)).unwrap_or_default()
 }
 
 /// `attributes` / `excludedAttributes` as requested.
@@ -106,17 +126,27 @@ impl Projection {
     /// Like [`Projection::apply`], without copying the resource when nothing is projected (the
     /// usual import page).
     pub fn apply_owned(&self, resource: Value) -> Value {
-        let whole = self.attributes.is_empty()
-            && self.attribute_extensions.is_empty()
-            && self.excluded.is_empty()
-            && self.excluded_extensions.is_empty();
         match resource {
-            Value::Object(mut obj) if whole => {
+            Value::Object(mut obj) if self.asks_nothing() => {
                 strip_request_only(&mut obj);
                 Value::Object(obj)
             }
             other => self.apply(&other),
         }
+    }
+
+    fn asks_nothing(&self) -> bool {
+        self.attributes.is_empty()
+            && self.attribute_extensions.is_empty()
+            && self.excluded.is_empty()
+            && self.excluded_extensions.is_empty()
+    }
+
+    /// Whether the whole representation is returned as rendered: nothing asked for or left out,
+    /// and no attribute that is returned only on request (which the whole one leaves out).
+    pub fn is_whole(&self) -> bool {
+        self.asks_nothing()
+            && !schema::ALL_SCHEMAS.iter().any(|s| s.attributes.iter().any(|a| a.returned == Returned::Request))
     }
 
     pub fn apply(&self, resource: &Value) -> Value {

@@ -1,7 +1,9 @@
 //! The User resource: reading what a client sends (validated and normalised against the
 //! schema tables) and rendering what the server returns.
 
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
 use super::schema::{self, Attribute, Kind, Mutability, CORE_USER, ENTERPRISE_USER, FASTLY_USER};
@@ -171,6 +173,7 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// What the server knows of a user beyond its client-written attributes.
+#[derive(Clone)]
 pub struct Facts<'a> {
     pub id: &'a str,
     pub active: bool,
@@ -183,71 +186,125 @@ pub struct Facts<'a> {
     pub customer_id: &'a str,
     pub created: &'a str,
     pub last_modified: &'a str,
-    pub version: &'a str,
+    pub version: String,
     pub location: String,
 }
 
-/// The full representation of a User, before projection.
-pub fn render(attributes: Map<String, Value>, facts: &Facts<'_>) -> Value {
-    let mut out = attributes;
-    out.insert("id".into(), json!(facts.id));
-    out.insert("active".into(), json!(facts.active));
-    let mut roles: Vec<String> = facts.roles.to_vec();
-    if let Some(role) = facts.role {
-        if !roles.iter().any(|r| r == role) {
-            roles.insert(0, role.to_owned());
+/// Names the server writes itself: a stored attribute of the same name is never shown.
+const SERVER_WRITTEN: [&str; 6] = ["id", "active", "roles", "schemas", "meta", FASTLY_USER];
+
+/// The full representation of a User, before projection, serialised straight from the stored
+/// attributes and the server's facts: a page of users is written without building a `Value`
+/// per user. [`render`] is the same representation as a `Value`.
+pub struct Resource<'a> {
+    pub attributes: &'a Map<String, Value>,
+    pub facts: Facts<'a>,
+}
+
+/// The full representation of a User, before projection, as a `Value` (to filter or project).
+pub fn render(attributes: &Map<String, Value>, facts: Facts<'_>) -> Value {
+    // A map with string keys always converts.
+    serde_json::to_value(Resource { attributes, facts }).unwrap_or_default()
+}
+
+impl Serialize for Resource<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = &self.facts;
+        let mut out = s.serialize_map(None)?;
+        for (k, v) in self.attributes.iter().filter(|(k, _)| !SERVER_WRITTEN.contains(&k.as_str())) {
+            out.serialize_entry(k, v)?;
         }
+        out.serialize_entry("id", f.id)?;
+        out.serialize_entry("active", &f.active)?;
+        // The managed role first, then every other role Fastly shows.
+        let managed = f.role.filter(|r| !f.roles.iter().any(|x| x == r));
+        let roles: Vec<&str> = managed.into_iter().chain(f.roles.iter().map(String::as_str)).collect();
+        if !roles.is_empty() {
+            let elements = roles.iter().map(|r| RoleElement {
+                value: r,
+                primary: Some(*r) == f.role || (f.role.is_none() && roles.len() == 1),
+                detail: f.role_detail,
+            });
+            out.serialize_entry("roles", &Seq(elements))?;
+        }
+        out.serialize_entry(
+            FASTLY_USER,
+            &FastlyFacts { role: f.role, user_id: f.fastly_user_id, customer_id: f.customer_id },
+        )?;
+        let enterprise = self.attributes.contains_key(ENTERPRISE_USER);
+        let schemas = [Some(CORE_USER), enterprise.then_some(ENTERPRISE_USER), Some(FASTLY_USER)];
+        out.serialize_entry("schemas", &Seq(schemas.iter().flatten()))?;
+        out.serialize_entry(
+            "meta",
+            &Meta {
+                resource_type: "User",
+                created: f.created,
+                last_modified: f.last_modified,
+                location: &f.location,
+                version: &f.version,
+            },
+        )?;
+        out.end()
     }
-    if roles.is_empty() {
-        out.remove("roles");
-    } else {
-        let list: Vec<Value> = roles
-            .iter()
-            .map(|r| {
-                let primary = Some(r.as_str()) == facts.role || (facts.role.is_none() && roles.len() == 1);
-                let mut element = Map::new();
-                element.insert("value".into(), json!(r));
-                element.insert("primary".into(), json!(primary));
-                if primary {
-                    // The client's own `display`, `type` and `primary` for the role it set.
-                    element.extend(facts.role_detail.iter().map(|(k, v)| (k.clone(), v.clone())));
-                }
-                Value::Object(element)
-            })
-            .collect();
-        out.insert("roles".into(), Value::Array(list));
+}
+
+/// A sequence serialised from an iterator, without collecting it.
+struct Seq<I>(I);
+
+impl<I: Iterator<Item = T> + Clone, T: Serialize> Serialize for Seq<I> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.clone())
     }
-    let mut fastly = Map::new();
-    if let Some(role) = facts.role {
-        fastly.insert("role".into(), json!(role));
+}
+
+/// One element of `roles`. The managed (primary) role carries the client's own `display`,
+/// `type` and `primary`.
+struct RoleElement<'a> {
+    value: &'a str,
+    primary: bool,
+    detail: &'a Map<String, Value>,
+}
+
+impl Serialize for RoleElement<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(None)?;
+        out.serialize_entry("value", self.value)?;
+        let detail = self.detail.iter().filter(|_| self.primary);
+        match detail.clone().find(|(k, _)| *k == "primary") {
+            Some((_, client_primary)) => out.serialize_entry("primary", client_primary)?,
+            None => out.serialize_entry("primary", &self.primary)?,
+        }
+        for (k, v) in detail.filter(|(k, _)| *k != "primary" && *k != "value") {
+            out.serialize_entry(k, v)?;
+        }
+        out.end()
     }
-    if let Some(uid) = facts.fastly_user_id {
-        fastly.insert("userId".into(), json!(uid));
-    }
-    fastly.insert("customerId".into(), json!(facts.customer_id));
-    out.insert(FASTLY_USER.into(), Value::Object(fastly));
-    let mut schemas = vec![json!(CORE_USER)];
-    if out.contains_key(ENTERPRISE_USER) {
-        schemas.push(json!(ENTERPRISE_USER));
-    }
-    schemas.push(json!(FASTLY_USER));
-    out.insert("schemas".into(), Value::Array(schemas));
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": "User",
-            "created": facts.created,
-            "lastModified": facts.last_modified,
-            "location": facts.location,
-            "version": facts.version,
-        }),
-    );
-    Value::Object(out)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FastlyFacts<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    customer_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta<'a> {
+    resource_type: &'static str,
+    created: &'a str,
+    last_modified: &'a str,
+    location: &'a str,
+    version: &'a str,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn reads_okta_create_body() {
@@ -324,8 +381,8 @@ mod tests {
         let attrs = read(&json!({"userName":"a@x.com"})).unwrap();
         let roles = vec!["engineer".to_string()];
         let r = render(
-            attrs.clone(),
-            &Facts {
+            &attrs,
+            Facts {
                 id: "u1",
                 active: true,
                 role: Some("engineer"),
@@ -335,7 +392,7 @@ mod tests {
                 customer_id: "C1",
                 created: "2024-01-01T00:00:00Z",
                 last_modified: "2024-01-01T00:00:00Z",
-                version: "W/\"1\"",
+                version: "W/\"1\"".into(),
                 location: "https://h/scim/v2/Users/u1".into(),
             },
         );
@@ -343,5 +400,52 @@ mod tests {
         assert_eq!(r[FASTLY_USER], json!({"role":"engineer","userId":"F1","customerId":"C1"}));
         assert_eq!(r["schemas"], json!([CORE_USER, FASTLY_USER]));
         assert_eq!(r["meta"]["version"], "W/\"1\"");
+    }
+
+    /// The bytes a response writes are the `Value` filters and projections see: server-written
+    /// names in the stored attributes give way to the facts (no key appears twice), the managed
+    /// role comes first, and only it carries the client's `display`, `type` and `primary`.
+    #[test]
+    fn the_written_user_is_the_rendered_user() {
+        let mut attrs = read(&json!({"userName":"a@x.com", ENTERPRISE_USER: {"department": "Ops"}})).unwrap();
+        for (k, v) in [("id", json!("spoof")), ("meta", json!({})), ("roles", json!(["x"])), ("active", json!(false))] {
+            attrs.insert(k.into(), v);
+        }
+        attrs.insert(FASTLY_USER.into(), json!({"role": "spoof"}));
+        let detail = json!({"display": "Engineer", "primary": false, "value": "spoof"});
+        let roles = vec!["billing".to_string(), "user".to_string()];
+        let facts = Facts {
+            id: "u1",
+            active: true,
+            role: Some("engineer"),
+            role_detail: detail.as_object().unwrap(),
+            roles: &roles,
+            fastly_user_id: None,
+            customer_id: "C1",
+            created: "2024-01-01T00:00:00Z",
+            last_modified: "2024-01-02T00:00:00Z",
+            version: "W/\"3\"".into(),
+            location: "https://h/scim/v2/Users/u1".into(),
+        };
+        let written = serde_json::to_vec(&Resource { attributes: &attrs, facts: facts.clone() }).unwrap();
+        let text = String::from_utf8(written.clone()).unwrap();
+        for key in ["\"id\"", "\"meta\"", "\"roles\"", "\"active\"", "\"value\":\"spoof\""] {
+            assert!(text.matches(key).count() <= 1, "{key} twice in {text}");
+        }
+        let r: Value = serde_json::from_slice(&written).unwrap();
+        assert_eq!(r, render(&attrs, facts));
+        assert_eq!(r["id"], "u1");
+        assert_eq!(r["active"], true);
+        assert_eq!(
+            r["roles"],
+            json!([
+                {"value": "engineer", "primary": false, "display": "Engineer"},
+                {"value": "billing", "primary": false},
+                {"value": "user", "primary": false}
+            ])
+        );
+        assert_eq!(r[FASTLY_USER], json!({"role": "engineer", "customerId": "C1"}));
+        assert_eq!(r["schemas"], json!([CORE_USER, ENTERPRISE_USER, FASTLY_USER]));
+        assert_eq!(r["meta"]["lastModified"], "2024-01-02T00:00:00Z");
     }
 }
