@@ -976,6 +976,9 @@ pub struct ListResult {
 }
 
 /// A user as a response shows it.
+// `Record` is the usual variant (every user of an import page): boxing it would only add an
+// allocation per user.
+#[allow(clippy::large_enum_variant)]
 pub enum Shown {
     /// The whole representation, serialised straight from the record when the response is
     /// written: an import page builds no `Value` per user.
