@@ -106,14 +106,14 @@ impl UserRecord {
         self.attributes.get("userName").and_then(Value::as_str).unwrap_or(&self.login)
     }
 
-    /// The SCIM representation as a `Value` (to filter, patch or project).
+    /// The full SCIM representation as a `Value` (to filter, patch or project).
     pub fn render(&self, ctx: &Ctx<'_>) -> Value {
         user::render(&self.attributes, self.facts(ctx))
     }
 
-    /// The SCIM representation, serialised straight from the record.
+    /// The representation a response returns by default, serialised straight from the record.
     pub fn resource<'r>(&'r self, ctx: &'r Ctx<'_>) -> user::Resource<'r> {
-        user::Resource { attributes: &self.attributes, facts: self.facts(ctx) }
+        user::Resource::returned(&self.attributes, self.facts(ctx))
     }
 
     fn facts<'r>(&'r self, ctx: &'r Ctx<'_>) -> user::Facts<'r> {

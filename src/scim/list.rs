@@ -142,11 +142,9 @@ impl Projection {
             && self.excluded_extensions.is_empty()
     }
 
-    /// Whether the whole representation is returned as rendered: nothing asked for or left out,
-    /// and no attribute that is returned only on request (which the whole one leaves out).
+    /// Whether the default representation is returned: nothing asked for or left out.
     pub fn is_whole(&self) -> bool {
         self.asks_nothing()
-            && !schema::ALL_SCHEMAS.iter().any(|s| s.attributes.iter().any(|a| a.returned == Returned::Request))
     }
 
     pub fn apply(&self, resource: &Value) -> Value {
@@ -266,12 +264,14 @@ fn remove(out: &mut Map<String, Value>, path: &Resolved) {
 
 /// Drops attributes that are returned only when asked for by name (`returned: request`).
 fn strip_request_only(out: &mut Map<String, Value>) {
-    for s in schema::ALL_SCHEMAS {
-        let container =
-            if s.id == schema::CORE_USER { Some(&mut *out) } else { out.get_mut(s.id).and_then(Value::as_object_mut) };
-        let Some(container) = container else { continue };
-        for a in s.attributes.iter().filter(|a| a.returned == Returned::Request) {
-            container.remove(a.name);
+    for (container, name) in schema::REQUEST_ONLY {
+        let container = if *container == schema::CORE_USER {
+            Some(&mut *out)
+        } else {
+            out.get_mut(*container).and_then(Value::as_object_mut)
+        };
+        if let Some(container) = container {
+            container.remove(*name);
         }
     }
 }

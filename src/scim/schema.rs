@@ -369,6 +369,11 @@ pub static USER_EXTENSIONS: [&Schema; 2] = [&ENTERPRISE_SCHEMA, &FASTLY_SCHEMA];
 /// Every schema the server knows, core first.
 pub static ALL_SCHEMAS: [&Schema; 3] = [&USER_SCHEMA, &ENTERPRISE_SCHEMA, &FASTLY_SCHEMA];
 
+/// The attributes returned only when a request names them, as (schema id, attribute name): the
+/// whole representation leaves them out. The tables above say the same (a test checks it); kept
+/// as a list so that writing a user needs no walk of the tables.
+pub const REQUEST_ONLY: &[(&str, &str)] = &[(FASTLY_USER, "userId"), (FASTLY_USER, "customerId")];
+
 /// An extension schema by URN, case-insensitively.
 pub fn extension(urn: &str) -> Option<&'static Schema> {
     USER_EXTENSIONS.iter().copied().find(|s| s.id.eq_ignore_ascii_case(urn))
@@ -431,6 +436,15 @@ pub fn split_urn(path: &str) -> Option<(Option<&'static Schema>, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_only_lists_the_tables_returned_on_request() {
+        let from_tables: Vec<(&str, &str)> = ALL_SCHEMAS
+            .iter()
+            .flat_map(|s| s.attributes.iter().filter(|a| a.returned == Returned::Request).map(move |a| (s.id, a.name)))
+            .collect();
+        assert_eq!(from_tables, REQUEST_ONLY);
+    }
 
     #[test]
     fn resolves_core_sub_and_urn_paths_case_insensitively() {

@@ -193,18 +193,31 @@ pub struct Facts<'a> {
 /// Names the server writes itself: a stored attribute of the same name is never shown.
 const SERVER_WRITTEN: [&str; 6] = ["id", "active", "roles", "schemas", "meta", FASTLY_USER];
 
-/// The full representation of a User, before projection, serialised straight from the stored
-/// attributes and the server's facts: a page of users is written without building a `Value`
-/// per user. [`render`] is the same representation as a `Value`.
+/// A User's representation, serialised straight from the stored attributes and the server's
+/// facts: a page of users is written without building a `Value` per user.
 pub struct Resource<'a> {
     pub attributes: &'a Map<String, Value>,
     pub facts: Facts<'a>,
+    /// Left out (schema id, attribute name): [`schema::REQUEST_ONLY`] in the representation a
+    /// response returns by default, nothing in the full one.
+    pub hidden: &'static [(&'static str, &'static str)],
 }
 
-/// The full representation of a User, before projection, as a `Value` (to filter or project).
+impl<'a> Resource<'a> {
+    /// What a response returns when no attributes are asked for or excluded.
+    pub fn returned(attributes: &'a Map<String, Value>, facts: Facts<'a>) -> Self {
+        Resource { attributes, facts, hidden: schema::REQUEST_ONLY }
+    }
+
+    fn hides(&self, container: &str, name: &str) -> bool {
+        self.hidden.iter().any(|(c, n)| *c == container && *n == name)
+    }
+}
+
+/// The full representation of a User, as a `Value` (to filter, patch or project).
 pub fn render(attributes: &Map<String, Value>, facts: Facts<'_>) -> Value {
     // A map with string keys always converts.
-    serde_json::to_value(Resource { attributes, facts }).unwrap_or_default()
+    serde_json::to_value(Resource { attributes, facts, hidden: &[] }).unwrap_or_default()
 }
 
 impl Serialize for Resource<'_> {
@@ -212,7 +225,15 @@ impl Serialize for Resource<'_> {
         let f = &self.facts;
         let mut out = s.serialize_map(None)?;
         for (k, v) in self.attributes.iter().filter(|(k, _)| !SERVER_WRITTEN.contains(&k.as_str())) {
-            out.serialize_entry(k, v)?;
+            if self.hides(CORE_USER, k) {
+                continue;
+            }
+            match v {
+                Value::Object(obj) if self.hidden.iter().any(|(c, _)| c == k) => {
+                    out.serialize_entry(k, &Without { obj, resource: self, container: k })?
+                }
+                _ => out.serialize_entry(k, v)?,
+            }
         }
         out.serialize_entry("id", f.id)?;
         out.serialize_entry("active", &f.active)?;
@@ -227,9 +248,14 @@ impl Serialize for Resource<'_> {
             });
             out.serialize_entry("roles", &Seq(elements))?;
         }
+        let shown = |name: &str| !self.hides(FASTLY_USER, name);
         out.serialize_entry(
             FASTLY_USER,
-            &FastlyFacts { role: f.role, user_id: f.fastly_user_id, customer_id: f.customer_id },
+            &FastlyFacts {
+                role: f.role.filter(|_| shown("role")),
+                user_id: f.fastly_user_id.filter(|_| shown("userId")),
+                customer_id: Some(f.customer_id).filter(|_| shown("customerId")),
+            },
         )?;
         let enterprise = self.attributes.contains_key(ENTERPRISE_USER);
         let schemas = [Some(CORE_USER), enterprise.then_some(ENTERPRISE_USER), Some(FASTLY_USER)];
@@ -245,6 +271,19 @@ impl Serialize for Resource<'_> {
             },
         )?;
         out.end()
+    }
+}
+
+/// A stored extension object without the attributes its resource hides.
+struct Without<'a> {
+    obj: &'a Map<String, Value>,
+    resource: &'a Resource<'a>,
+    container: &'a str,
+}
+
+impl Serialize for Without<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.obj.iter().filter(|(k, _)| !self.resource.hides(self.container, k)))
     }
 }
 
@@ -288,7 +327,8 @@ struct FastlyFacts<'a> {
     role: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<&'a str>,
-    customer_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -304,6 +344,7 @@ struct Meta<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::list::Projection;
     use serde_json::json;
 
     #[test]
@@ -402,7 +443,8 @@ mod tests {
         assert_eq!(r["meta"]["version"], "W/\"1\"");
     }
 
-    /// The bytes a response writes are the `Value` filters and projections see: server-written
+    /// The bytes a response writes are the `Value` filters and projections see, less what is
+    /// returned on request only: server-written
     /// names in the stored attributes give way to the facts (no key appears twice), the managed
     /// role comes first, and only it carries the client's `display`, `type` and `primary`.
     #[test]
@@ -427,13 +469,15 @@ mod tests {
             version: "W/\"3\"".into(),
             location: "https://h/scim/v2/Users/u1".into(),
         };
-        let written = serde_json::to_vec(&Resource { attributes: &attrs, facts: facts.clone() }).unwrap();
+        let written = serde_json::to_vec(&Resource::returned(&attrs, facts.clone())).unwrap();
         let text = String::from_utf8(written.clone()).unwrap();
         for key in ["\"id\"", "\"meta\"", "\"roles\"", "\"active\"", "\"value\":\"spoof\""] {
             assert!(text.matches(key).count() <= 1, "{key} twice in {text}");
         }
         let r: Value = serde_json::from_slice(&written).unwrap();
-        assert_eq!(r, render(&attrs, facts));
+        let full = render(&attrs, facts);
+        assert_eq!(full[FASTLY_USER], json!({"role": "engineer", "customerId": "C1"}));
+        assert_eq!(r, Projection::parse(None, None).apply_owned(full));
         assert_eq!(r["id"], "u1");
         assert_eq!(r["active"], true);
         assert_eq!(
@@ -444,7 +488,8 @@ mod tests {
                 {"value": "user", "primary": false}
             ])
         );
-        assert_eq!(r[FASTLY_USER], json!({"role": "engineer", "customerId": "C1"}));
+        // `customerId` and `userId` are returned on request only.
+        assert_eq!(r[FASTLY_USER], json!({"role": "engineer"}));
         assert_eq!(r["schemas"], json!([CORE_USER, ENTERPRISE_USER, FASTLY_USER]));
         assert_eq!(r["meta"]["lastModified"], "2024-01-02T00:00:00Z");
     }
