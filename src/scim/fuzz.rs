@@ -18,8 +18,8 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 
 use super::error::ScimError;
-use super::schema::{self, Attribute};
 use super::list::Projection;
+use super::schema::{self, Attribute};
 use super::{filter, patch, user};
 
 /// A broken property, described for the person reading the crash.
