@@ -80,7 +80,12 @@ def table(rows: list[dict], main_sizes: list[int]) -> tuple[str, list[str]]:
     by = {(r["server"], r["kind"], r["users"]): r for r in rows}
     # The floor is measured at each size, over the same seeded KV store (Viceroy's store slows down as
     # it grows); a kind is compared with the floor at its own size, else with any floor.
-    floors = {r["users"]: r for r in rows if r["kind"] == FLOOR and not r.get("failed")}
+    # It runs before each scim-edge kind; its row is the median run (a kind is compared with it).
+    floors = {}
+    for n in sorted({r["users"] for r in rows if r["kind"] == FLOOR and not r.get("failed")}):
+        runs = sorted((r for r in rows if r["kind"] == FLOOR and r["users"] == n and not r.get("failed")),
+                      key=lambda r: r["rps"])
+        floors[n] = dict(runs[(len(runs) - 1) // 2], runs=[r["rps"] for r in runs])
     any_floor = next(iter(floors.values()), None)
     sizes = sorted({r["users"] for r in rows if r["kind"] not in (FLOOR, UPSTREAM)})
     scaled = sorted(main_sizes) or sizes
@@ -113,7 +118,7 @@ def table(rows: list[dict], main_sizes: list[int]) -> tuple[str, list[str]]:
         vs_floor = rps / floor["rps"] if floor and not is_floor and r["server"] != "emulator" else None
         other = by.get(("scim2-server", r["kind"], r["users"])) if r["server"] == "scim-edge" else None
         vs_scim2 = rps / other["rps"] if other and other.get("rps") else None
-        base = by.get((r["server"], r["kind"], small))
+        base = floors.get(small) if is_floor else by.get((r["server"], r["kind"], small))
         vs_small = rps / base["rps"] if base and base.get("rps") and r["users"] == big and big != small else None
         mark = ""
         if r.get("sequential"):
@@ -139,6 +144,11 @@ def table(rows: list[dict], main_sizes: list[int]) -> tuple[str, list[str]]:
             )
             + " |"
         )
+    runs = [f"{n:,} users {len(f['runs'])} runs, {fmt(f['runs'][0])}–{fmt(f['runs'][-1])} req/s"
+            for n, f in floors.items()]
+    if runs:
+        notes.append("The floor runs right before each scim-edge kind, so that the two share the machine's state of "
+                     "the moment; its row is the median run (" + "; ".join(runs) + ").")
     notes += failures
     if any(r.get("sequential") for r in rows):
         notes.append(

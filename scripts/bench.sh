@@ -246,10 +246,18 @@ run_kinds() {
   # (its import snapshot); the pages that follow read only what they show.
   once=1 SECS=0 SLOW=0 measure "$server" "$users" "GET ?startIndex=1&count=100 (import start)" GET \
     "$base/Users?startIndex=1&count=$count"
-  measure "$server" "$users" "GET /Users/{id}" GET "$base/Users/$id"
-  measure "$server" "$users" "GET ?filter=userName eq" GET "$base/Users?filter=$filter"
-  measure "$server" "$users" "GET ?startIndex&count=100" GET "$base/Users?startIndex=$start&count=$count"
-  measure "$server" "$users" "PUT /Users/{id} (no-op)" PUT "$base/Users/$id" "$work/put.json"
+  $before_each; measure "$server" "$users" "GET /Users/{id}" GET "$base/Users/$id"
+  $before_each; measure "$server" "$users" "GET ?filter=userName eq" GET "$base/Users?filter=$filter"
+  $before_each; measure "$server" "$users" "GET ?startIndex&count=100" GET "$base/Users?startIndex=$start&count=$count"
+  $before_each; measure "$server" "$users" "PUT /Users/{id} (no-op)" PUT "$base/Users/$id" "$work/put.json"
+}
+
+# floor_run: one run of the floor (started by start_floor) at the current size. Run right before each
+# scim-edge kind, so that a kind and its floor share the machine's state of the moment (a shared
+# machine drifts by tens of percent within minutes); the report takes the median run.
+floor_run() {
+  server_log="$work/floor.log" clear_url="" measure baseline "$n" "floor: one KV read" GET \
+    "http://127.0.0.1:$FLOOR_PORT/$key"
 }
 
 # start_edge N: the emulator and scim-edge under Viceroy, seeded with N users, the token verdict warm.
@@ -294,16 +302,15 @@ for n in $USERS; do
 
   # The floor reads the record that GET /Users/{id} reads, from the same store.
   key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["record_key"])' "$work/$n/targets.json")
+  # The floor stays up, idle, while scim-edge is measured: it runs again before each kind.
   start_floor "$n" "$key"
-  server_log="$work/floor.log" measure baseline "$n" "floor: one KV read" GET "http://127.0.0.1:$FLOOR_PORT/$key"
-  stop_all
-
   start_edge "$n"
   clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \
-    run_kinds scim-edge "$n" "http://127.0.0.1:$EDGE_PORT/scim/v2"
+    before_each=floor_run run_kinds scim-edge "$n" "http://127.0.0.1:$EDGE_PORT/scim/v2"
   if [ "$n" = "${USERS%% *}" ]; then
     # A SCIM request with the same auth and nothing else (no KV read, no Fastly call), measured once: it does
     # not depend on the size.
+    floor_run
     clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \
       measure scim-edge "$n" "GET /ServiceProviderConfig" GET "http://127.0.0.1:$EDGE_PORT/scim/v2/ServiceProviderConfig"
   fi
@@ -319,7 +326,7 @@ for n in $USERS; do
   pids+=($!)
   wait_http "http://127.0.0.1:$SCIM2_PORT/v2/ServiceProviderConfig" 600 || { cat "$work/scim2.log"; die "scim2-server did not start"; }
   head -n 1 "$work/scim2.log" >&2
-  server_log="$work/scim2.log" run_kinds scim2-server "$n" "http://127.0.0.1:$SCIM2_PORT/v2"
+  server_log="$work/scim2.log" before_each=: run_kinds scim2-server "$n" "http://127.0.0.1:$SCIM2_PORT/v2"
   stop_all
 done
 
