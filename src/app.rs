@@ -200,8 +200,7 @@ fn run_list(
     let filter = filter.map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
     let paging = Paging::parse(start, count)?;
     let result = provision::list(ctx, filter.as_ref(), &paging, projection)?;
-    let resources = result.resources.iter().map(|r| r.written(ctx)).collect();
-    Ok(Response::scim(200, &ListResponse::new(result.total, paging.start_index, resources)))
+    Ok(Response::scim(200, &ListResponse::new(result.total, paging.start_index, result.count, &result.resources)))
 }
 
 fn list_users(ctx: &Ctx<'_>, req: &Request) -> ScimResult<Response> {

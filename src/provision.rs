@@ -12,7 +12,9 @@
 mod directory;
 mod snapshot;
 
+use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Tenant;
@@ -21,6 +23,7 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::{Filter, IndexKey};
 use crate::scim::list::{Paging, Projection};
 use crate::scim::schema::{FASTLY_ROLES, FASTLY_USER};
+use crate::scim::user::{Attributes, RawAttributes};
 use crate::scim::{patch, user};
 use crate::store::{keys, Store, StoreError, Write};
 use crate::upstream::{FastlyApi, FastlyUser, UserFields};
@@ -73,12 +76,13 @@ pub struct Ctx<'a> {
     pub request_id: &'a str,
 }
 
-/// The stored SCIM view of one user.
+/// The stored SCIM view of one user. Its attributes are parsed, except on an import page, which
+/// leaves them raw ([`user::RawAttributes`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserRecord {
+pub struct UserRecord<A = Map<String, Value>> {
     pub id: String,
     /// What the client wrote, normalised, without `active` and the role attributes.
-    pub attributes: Map<String, Value>,
+    pub attributes: A,
     pub active: bool,
     /// The role SCIM manages.
     pub role: String,
@@ -97,13 +101,9 @@ pub struct UserRecord {
     pub revision: u64,
 }
 
-impl UserRecord {
+impl<A: Attributes> UserRecord<A> {
     pub fn version(&self) -> String {
         format!("W/\"{}\"", self.revision)
-    }
-
-    fn user_name(&self) -> &str {
-        self.attributes.get("userName").and_then(Value::as_str).unwrap_or(&self.login)
     }
 
     /// The full SCIM representation as a `Value` (to filter, patch or project).
@@ -112,7 +112,7 @@ impl UserRecord {
     }
 
     /// The representation a response returns by default, serialised straight from the record.
-    pub fn resource<'r>(&'r self, ctx: &'r Ctx<'_>) -> user::Resource<'r> {
+    pub fn resource<'r>(&'r self, ctx: &'r Ctx<'_>) -> user::Resource<'r, A> {
         user::Resource::returned(&self.attributes, self.facts(ctx))
     }
 
@@ -130,6 +130,43 @@ impl UserRecord {
             version: self.version(),
             location: format!("{}/Users/{}", ctx.base, self.id),
         }
+    }
+
+    /// Takes in what Fastly now says about the user (a role changed in the control panel).
+    fn refresh_from(&mut self, u: &FastlyUser) {
+        let roles = u.role_list();
+        if let Some(role) = &u.role {
+            if !roles.contains(&self.role) || roles.len() == 1 {
+                if *role != self.role {
+                    // The client's `display` and `type` were for the role it set, not this one.
+                    self.role_detail = Map::new();
+                }
+                self.role = role.clone();
+            }
+        }
+        self.fastly_roles = roles;
+    }
+
+    /// Takes in what an import snapshot saw of the record's Fastly user (roles changed, or the
+    /// user deleted, in the control panel), unless the record has looked at Fastly since: `fresh`
+    /// when the snapshot was read from Fastly in this request.
+    fn reconcile(&mut self, e: &snapshot::Entry, built: u64, fresh: bool) {
+        let seen_since = fresh || self.synced_at < built;
+        if self.active && self.fastly_id.is_some() && self.fastly_id == e.linked && seen_since {
+            match &e.seen {
+                Some(seen) => self.refresh_from(&seen.as_user()),
+                None => {
+                    self.active = false;
+                    self.fastly_id = None;
+                }
+            }
+        }
+    }
+}
+
+impl UserRecord {
+    fn user_name(&self) -> &str {
+        self.attributes.get("userName").and_then(Value::as_str).unwrap_or(&self.login)
     }
 
     /// A user made in the control panel, seen through SCIM: its SCIM id is its Fastly id.
@@ -170,21 +207,6 @@ impl UserRecord {
             last_modified: u.updated_at.clone().unwrap_or(stamp),
             revision: 0,
         }
-    }
-
-    /// Takes in what Fastly now says about the user (a role changed in the control panel).
-    fn refresh_from(&mut self, u: &FastlyUser) {
-        let roles = u.role_list();
-        if let Some(role) = &u.role {
-            if !roles.contains(&self.role) || roles.len() == 1 {
-                if *role != self.role {
-                    // The client's `display` and `type` were for the role it set, not this one.
-                    self.role_detail = Map::new();
-                }
-                self.role = role.clone();
-            }
-        }
-        self.fastly_roles = roles;
     }
 }
 
@@ -882,9 +904,7 @@ pub fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()>
     Ok(())
 }
 
-/// The users of a snapshot's entries. A stored record takes in what the snapshot saw of its
-/// Fastly user (roles changed, or the user deleted, in the control panel) unless the record has
-/// looked at Fastly since: `fresh` when the snapshot was read from Fastly in this request.
+/// The users of a snapshot's entries, each stored record reconciled with what the snapshot saw.
 fn materialise(ctx: &Ctx<'_>, entries: &[snapshot::Entry], built: u64, fresh: bool) -> ScimResult<Vec<UserRecord>> {
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
@@ -894,16 +914,7 @@ fn materialise(ctx: &Ctx<'_>, entries: &[snapshot::Entry], built: u64, fresh: bo
         }
         let Some(l) = load_stored(ctx, &e.id)? else { continue };
         let mut rec = l.record;
-        let seen_since = fresh || rec.synced_at < built;
-        if rec.active && rec.fastly_id.is_some() && rec.fastly_id == e.linked && seen_since {
-            match &e.seen {
-                Some(seen) => rec.refresh_from(&seen.as_user()),
-                None => {
-                    rec.active = false;
-                    rec.fastly_id = None;
-                }
-            }
-        }
+        rec.reconcile(e, built, fresh);
         out.push(rec);
     }
     Ok(out)
@@ -972,58 +983,88 @@ fn unlinked_with_login(ctx: &Ctx<'_>, login: &str) -> ScimResult<Vec<UserRecord>
 
 pub struct ListResult {
     pub total: usize,
-    pub resources: Vec<Shown>,
+    /// How many users `resources` holds.
+    pub count: usize,
+    /// The users, written: a JSON array.
+    pub resources: Box<RawValue>,
 }
 
-/// A user as a response shows it.
-// `Record` is the usual variant (every user of an import page): boxing it would only add an
+/// A user of a list, to be written.
+// `Raw` is the usual variant (every stored user of an import page): boxing it would only add an
 // allocation per user.
 #[allow(clippy::large_enum_variant)]
-pub enum Shown {
-    /// The whole representation, serialised straight from the record when the response is
-    /// written: an import page builds no `Value` per user.
-    Record(UserRecord),
+enum Listed<'a> {
+    /// An import page's stored record, its attributes still raw.
+    Raw(UserRecord<RawAttributes<'a>>),
+    /// A control-panel user.
+    Parsed(UserRecord),
     /// Already made a `Value` (to filter it), or cut down to the requested attributes.
     Value(Value),
 }
 
-impl Shown {
-    fn new(ctx: &Ctx<'_>, rec: UserRecord, projection: &Projection) -> Shown {
-        if projection.is_whole() {
-            Shown::Record(rec)
-        } else {
-            Shown::Value(projection.apply_owned(rec.render(ctx)))
-        }
-    }
+/// Writes a list's users (with the ctx their representation needs).
+struct Written<'a, 'c>(&'a [Listed<'a>], &'a Ctx<'c>);
 
-    /// What a response writes.
-    pub fn written<'r>(&'r self, ctx: &'r Ctx<'_>) -> Written<'r> {
-        match self {
-            Shown::Record(rec) => Written::Record(rec.resource(ctx)),
-            Shown::Value(v) => Written::Value(v),
-        }
-    }
-
-    /// The user as a response's bytes show it.
-    #[cfg(test)]
-    pub fn to_value(&self, ctx: &Ctx<'_>) -> Value {
-        serde_json::to_vec(&self.written(ctx)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
-    }
-}
-
-/// A [`Shown`] user, ready to serialise.
-pub enum Written<'r> {
-    Record(user::Resource<'r>),
-    Value(&'r Value),
-}
-
-impl serde::Serialize for Written<'_> {
+impl serde::Serialize for Written<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Written::Record(r) => r.serialize(s),
-            Written::Value(v) => v.serialize(s),
+        let ctx = self.1;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            match item {
+                Listed::Raw(rec) => seq.serialize_element(&rec.resource(ctx))?,
+                Listed::Parsed(rec) => seq.serialize_element(&rec.resource(ctx))?,
+                Listed::Value(v) => seq.serialize_element(v)?,
+            }
         }
+        seq.end()
     }
+}
+
+fn list_result(ctx: &Ctx<'_>, total: usize, users: &[Listed<'_>]) -> ScimResult<ListResult> {
+    let resources = serde_json::value::to_raw_value(&Written(users, ctx)).map_err(|_| ScimError::internal())?;
+    Ok(ListResult { total, count: users.len(), resources })
+}
+
+/// A record as a list shows it: whole, or projected as a `Value`.
+fn listed<'a, A: Attributes>(
+    ctx: &Ctx<'_>,
+    rec: UserRecord<A>,
+    projection: &Projection,
+    whole: impl FnOnce(UserRecord<A>) -> Listed<'a>,
+) -> Listed<'a> {
+    if projection.is_whole() {
+        whole(rec)
+    } else {
+        Listed::Value(projection.apply_owned(rec.render(ctx)))
+    }
+}
+
+/// One page of an import: a snapshot of the account, and only the records on the page, read
+/// with their attributes left raw and written as they are.
+fn import_page(ctx: &Ctx<'_>, paging: &Paging, projection: &Projection) -> ScimResult<ListResult> {
+    let page = snapshot::page(ctx, paging.start_index, |total| paging.range(total))?;
+    let tenant = &ctx.tenant.customer_id;
+    let mut stored = Vec::with_capacity(page.entries.len());
+    for e in page.entries.iter().filter(|e| e.stored) {
+        stored.push(ctx.store.get(&keys::user(tenant, &e.id)).map_err(store_err)?.map(|found| found.value));
+    }
+    let mut stored = stored.iter();
+    let mut users = Vec::with_capacity(page.entries.len());
+    for e in &page.entries {
+        if !e.stored {
+            if let Some(u) = &e.unlinked {
+                users.push(listed(ctx, UserRecord::from_fastly(u, ctx.now), projection, Listed::Parsed));
+            }
+            continue;
+        }
+        // A record deleted since the snapshot is left out.
+        let Some(Some(bytes)) = stored.next() else { continue };
+        let mut rec: UserRecord<RawAttributes<'_>> =
+            serde_json::from_slice(bytes).map_err(|_| ScimError::internal())?;
+        rec.reconcile(e, page.built, page.fresh);
+        users.push(listed(ctx, rec, projection, Listed::Raw));
+    }
+    list_result(ctx, page.total, &users)
 }
 
 pub fn list(
@@ -1038,13 +1079,7 @@ pub fn list(
     };
     let candidates = match (indexed_candidates, filter) {
         (Some(c), _) => c,
-        (None, None) => {
-            // An import page: a snapshot of the account, and only the records on the page.
-            let page = snapshot::page(ctx, paging.start_index, |total| paging.range(total))?;
-            let records = materialise(ctx, &page.entries, page.built, page.fresh)?;
-            let resources = records.into_iter().map(|r| Shown::new(ctx, r, projection)).collect();
-            return Ok(ListResult { total: page.total, resources });
-        }
+        (None, None) => return import_page(ctx, paging, projection),
         // A filter no index answers: every user, read afresh.
         (None, Some(_)) => materialise(ctx, &snapshot::build(ctx)?, ctx.now, true)?,
     };
@@ -1057,13 +1092,13 @@ pub fn list(
     }
     let total = matching.len();
     let range = paging.range(total);
-    let resources = matching
+    let users: Vec<Listed<'_>> = matching
         .into_iter()
         .skip(range.start)
         .take(range.len())
-        .map(|r| Shown::Value(projection.apply_owned(r)))
+        .map(|r| Listed::Value(projection.apply_owned(r)))
         .collect();
-    Ok(ListResult { total, resources })
+    list_result(ctx, total, &users)
 }
 
 #[cfg(test)]

@@ -63,8 +63,8 @@ fn clip(s: &str) -> String {
 }
 
 /// The ListResponse envelope. Counters are JSON integers; `itemsPerPage` is what is returned.
-/// The ListResponse envelope around `resources`, serialised as they are (a page of users is
-/// written straight from its records).
+/// The ListResponse envelope around `resources`, serialised as they are (a page of users comes
+/// already written, as raw JSON).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse<R> {
@@ -73,24 +73,19 @@ pub struct ListResponse<R> {
     start_index: usize,
     items_per_page: usize,
     #[serde(rename = "Resources")]
-    resources: Vec<R>,
+    resources: R,
 }
 
 impl<R: Serialize> ListResponse<R> {
-    pub fn new(total: usize, start_index: usize, resources: Vec<R>) -> Self {
-        ListResponse {
-            schemas: [LIST_RESPONSE],
-            total_results: total,
-            start_index,
-            items_per_page: resources.len(),
-            resources,
-        }
+    /// `resources`: a JSON array of `count` resources.
+    pub fn new(total: usize, start_index: usize, count: usize, resources: R) -> Self {
+        ListResponse { schemas: [LIST_RESPONSE], total_results: total, start_index, items_per_page: count, resources }
     }
 }
 
 pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
     // Strings, numbers and values: the conversion cannot fail.
-    serde_json::to_value(ListResponse::new(total, start_index, resources)).unwrap_or_default()
+    serde_json::to_value(ListResponse::new(total, start_index, resources.len(), resources)).unwrap_or_default()
 }
 
 /// `attributes` / `excludedAttributes` as requested.

@@ -1,8 +1,12 @@
 //! The User resource: reading what a client sends (validated and normalised against the
 //! schema tables) and rendering what the server returns.
 
+use std::borrow::Cow;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
@@ -193,19 +197,92 @@ pub struct Facts<'a> {
 /// Names the server writes itself: a stored attribute of the same name is never shown.
 const SERVER_WRITTEN: [&str; 6] = ["id", "active", "roles", "schemas", "meta", FASTLY_USER];
 
+/// A user's stored attributes, however they were read.
+pub trait Attributes {
+    type Value: Serialize + ?Sized;
+    fn entries(&self) -> impl Iterator<Item = (&str, &Self::Value)>;
+    fn contains(&self, name: &str) -> bool {
+        self.entries().any(|(k, _)| k == name)
+    }
+}
+
+impl Attributes for Map<String, Value> {
+    type Value = Value;
+    fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.iter().map(|(k, v)| (k.as_str(), v))
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.contains_key(name)
+    }
+}
+
+/// Stored attributes left as raw JSON, borrowed from the stored bytes: an import page writes
+/// them out as they are, without building a `Value` for each.
+pub struct RawAttributes<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl Attributes for RawAttributes<'_> {
+    type Value = RawValue;
+    fn entries(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawAttributes<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = RawAttributes<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut out = Vec::new();
+                while let Some((Name(k), v)) = map.next_entry()? {
+                    out.push((k, v));
+                }
+                Ok(RawAttributes(out))
+            }
+        }
+        d.deserialize_map(Entries)
+    }
+}
+
+/// A name borrowed from the input unless it had to be unescaped (serde's own `Cow` always copies).
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(Text)
+    }
+}
+
 /// A User's representation, serialised straight from the stored attributes and the server's
 /// facts: a page of users is written without building a `Value` per user.
-pub struct Resource<'a> {
-    pub attributes: &'a Map<String, Value>,
+pub struct Resource<'a, A: Attributes = Map<String, Value>> {
+    pub attributes: &'a A,
     pub facts: Facts<'a>,
     /// Left out (schema id, attribute name): [`schema::REQUEST_ONLY`] in the representation a
-    /// response returns by default, nothing in the full one.
+    /// response returns by default, nothing in the full one. Each is a core attribute or in a
+    /// container the server writes itself (a test checks it), never inside stored attributes.
     pub hidden: &'static [(&'static str, &'static str)],
 }
 
-impl<'a> Resource<'a> {
+impl<'a, A: Attributes> Resource<'a, A> {
     /// What a response returns when no attributes are asked for or excluded.
-    pub fn returned(attributes: &'a Map<String, Value>, facts: Facts<'a>) -> Self {
+    pub fn returned(attributes: &'a A, facts: Facts<'a>) -> Self {
         Resource { attributes, facts, hidden: schema::REQUEST_ONLY }
     }
 
@@ -215,24 +292,18 @@ impl<'a> Resource<'a> {
 }
 
 /// The full representation of a User, as a `Value` (to filter, patch or project).
-pub fn render(attributes: &Map<String, Value>, facts: Facts<'_>) -> Value {
+pub fn render<A: Attributes>(attributes: &A, facts: Facts<'_>) -> Value {
     // A map with string keys always converts.
     serde_json::to_value(Resource { attributes, facts, hidden: &[] }).unwrap_or_default()
 }
 
-impl Serialize for Resource<'_> {
+impl<A: Attributes> Serialize for Resource<'_, A> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let f = &self.facts;
         let mut out = s.serialize_map(None)?;
-        for (k, v) in self.attributes.iter().filter(|(k, _)| !SERVER_WRITTEN.contains(&k.as_str())) {
-            if self.hides(CORE_USER, k) {
-                continue;
-            }
-            match v {
-                Value::Object(obj) if self.hidden.iter().any(|(c, _)| c == k) => {
-                    out.serialize_entry(k, &Without { obj, resource: self, container: k })?
-                }
-                _ => out.serialize_entry(k, v)?,
+        for (k, v) in self.attributes.entries() {
+            if !SERVER_WRITTEN.contains(&k) && !self.hides(CORE_USER, k) {
+                out.serialize_entry(k, v)?;
             }
         }
         out.serialize_entry("id", f.id)?;
@@ -257,7 +328,7 @@ impl Serialize for Resource<'_> {
                 customer_id: Some(f.customer_id).filter(|_| shown("customerId")),
             },
         )?;
-        let enterprise = self.attributes.contains_key(ENTERPRISE_USER);
+        let enterprise = self.attributes.contains(ENTERPRISE_USER);
         let schemas = [Some(CORE_USER), enterprise.then_some(ENTERPRISE_USER), Some(FASTLY_USER)];
         out.serialize_entry("schemas", &Seq(schemas.iter().flatten()))?;
         out.serialize_entry(
@@ -271,19 +342,6 @@ impl Serialize for Resource<'_> {
             },
         )?;
         out.end()
-    }
-}
-
-/// A stored extension object without the attributes its resource hides.
-struct Without<'a> {
-    obj: &'a Map<String, Value>,
-    resource: &'a Resource<'a>,
-    container: &'a str,
-}
-
-impl Serialize for Without<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.obj.iter().filter(|(k, _)| !self.resource.hides(self.container, k)))
     }
 }
 
@@ -441,6 +499,47 @@ mod tests {
         assert_eq!(r[FASTLY_USER], json!({"role":"engineer","userId":"F1","customerId":"C1"}));
         assert_eq!(r["schemas"], json!([CORE_USER, FASTLY_USER]));
         assert_eq!(r["meta"]["version"], "W/\"1\"");
+    }
+
+    #[test]
+    fn request_only_attributes_are_never_inside_stored_attributes() {
+        for (container, _) in schema::REQUEST_ONLY {
+            assert!(*container == CORE_USER || SERVER_WRITTEN.contains(container), "{container}");
+        }
+    }
+
+    /// Raw attributes, borrowed from the stored bytes, are written as the parsed ones are.
+    #[test]
+    fn raw_attributes_write_as_parsed_ones() {
+        let attrs = read(&json!({"userName": "a\"b@x.com", "name": {"givenName": "Ådа"},
+            ENTERPRISE_USER: {"department": "Ops"}, "emails": [{"value": "a@x.com", "primary": true}]}))
+        .unwrap();
+        let bytes = serde_json::to_vec(&attrs).unwrap();
+        let raw: RawAttributes<'_> = serde_json::from_slice(&bytes).unwrap();
+        let detail = Map::new();
+        let facts = || Facts {
+            id: "u1",
+            active: false,
+            role: Some("user"),
+            role_detail: &detail,
+            roles: &[],
+            fastly_user_id: None,
+            customer_id: "C1",
+            created: "2024-01-01T00:00:00Z",
+            last_modified: "2024-01-01T00:00:00Z",
+            version: "W/\"1\"".into(),
+            location: "https://h/scim/v2/Users/u1".into(),
+        };
+        let parsed = serde_json::to_vec(&Resource::returned(&attrs, facts())).unwrap();
+        let from_raw = serde_json::to_vec(&Resource::returned(&raw, facts())).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&from_raw).unwrap(),
+            serde_json::from_slice::<Value>(&parsed).unwrap()
+        );
+        assert_eq!(render(&raw, facts()), render(&attrs, facts()));
+        // A name with escapes is unescaped (copied), not borrowed.
+        let escaped: RawAttributes<'_> = serde_json::from_str(r#"{"user\u004eame": "x"}"#).unwrap();
+        assert_eq!(escaped.entries().map(|(k, _)| k).collect::<Vec<_>>(), ["userName"]);
     }
 
     /// The bytes a response writes are the `Value` filters and projections see, less what is
