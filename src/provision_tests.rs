@@ -1150,7 +1150,9 @@ fn lookups_by_login_within_the_sync_window_reuse_the_control_panel_users() {
     w.fastly.clear_requests();
     let (found, cost) = w.kv(|| w.list(Some("userName eq \"bob@example.com\"")));
     assert_eq!(found[0]["id"], BOB);
-    assert!(w.fastly.requests().is_empty(), "{:?}", w.fastly.requests());
+    // Not the whole list again: Bob alone, to confirm he is still there.
+    let asked: Vec<String> = w.fastly.requests().iter().map(|r| format!("{:?} {}", r.method, r.path)).collect();
+    assert_eq!(asked, [format!("Get /user/{BOB}")]);
     // The claim miss, and Bob's Fastly-id index (not adopted).
     assert!(cost.0 <= 2 && cost.1 == 0 && cost.3 == 0, "{cost:?}");
     // Adopted since: no longer a control-panel user, though the cached list still has him.
@@ -1163,6 +1165,17 @@ fn lookups_by_login_within_the_sync_window_reuse_the_control_panel_users() {
     w.fastly.clear_requests();
     w.list(Some("userName eq \"nobody@example.com\""));
     assert_eq!(w.fastly.requests().len(), 1);
+}
+
+#[test]
+fn a_user_deleted_through_scim_is_not_found_again_as_a_control_panel_user() {
+    let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
+    // The cached list of control-panel users has Bob; he is adopted, then deleted.
+    assert_eq!(w.list(Some("userName eq \"bob@example.com\"")).len(), 1);
+    w.patch(BOB, json!([{"op": "replace", "path": "displayName", "value": "Bob B"}])).unwrap();
+    w.delete(BOB).unwrap();
+    assert!(w.list(Some("userName eq \"bob@example.com\"")).is_empty());
+    assert!(w.list(Some("emails.value eq \"bob@example.com\"")).is_empty());
 }
 
 #[test]

@@ -139,18 +139,19 @@ fn keep(ctx: &Ctx<'_>, version: String, entries: &[Entry]) {
     }
 }
 
-/// The account's control-panel users as of at most `fastly_sync_seconds` ago. Not tied to the
-/// directory version (every create changes it): the caller leaves out users adopted since.
-pub fn unlinked(ctx: &Ctx<'_>) -> ScimResult<Vec<FastlyUser>> {
+/// The account's control-panel users as of at most `fastly_sync_seconds` ago, and whether they
+/// were read from Fastly in this request. Not tied to the directory version (every create changes
+/// it): the caller leaves out users adopted since, and confirms a cached one is still there.
+pub fn unlinked(ctx: &Ctx<'_>) -> ScimResult<(Vec<FastlyUser>, bool)> {
     let cached: Option<Unlinked> =
         ctx.cache.get(&unlinked_key(&ctx.tenant.customer_id)).and_then(|b| serde_json::from_slice(&b).ok());
     if let Some(u) = cached.filter(|u| ctx.now.saturating_sub(u.built) < ctx.policy.sync_seconds) {
-        return Ok(u.users);
+        return Ok((u.users, false));
     }
     let version = directory::version(ctx)?;
     let entries = build(ctx)?;
     keep(ctx, version, &entries);
-    Ok(entries.into_iter().filter_map(|e| e.unlinked.map(|u| *u)).collect())
+    Ok((entries.into_iter().filter_map(|e| e.unlinked.map(|u| *u)).collect(), true))
 }
 
 /// The cached snapshot's entries in `range`, or `None` when a chunk is missing.
