@@ -1033,22 +1033,9 @@ fn list_result(ctx: &Ctx<'_>, total: usize, users: &[Listed<'_>]) -> ScimResult<
     Ok(ListResult { total, count: users.len(), resources })
 }
 
-/// A record as a list shows it: whole, or projected as a `Value`.
-fn listed<'a, A: Attributes>(
-    ctx: &Ctx<'_>,
-    rec: UserRecord<A>,
-    projection: &Projection,
-    whole: impl FnOnce(UserRecord<A>) -> Listed<'a>,
-) -> Listed<'a> {
-    if projection.is_whole() {
-        whole(rec)
-    } else {
-        Listed::Value(projection.apply_owned(rec.render(ctx)))
-    }
-}
-
-/// One page of an import: a snapshot of the account, and only the records on the page, read
-/// with their attributes left raw and written as they are.
+/// One page of an import: a snapshot of the account, and only the records on the page. Unless
+/// a projection cuts them down (as `Value`s), the records are read with their attributes left raw
+/// and written as they are.
 fn import_page(ctx: &Ctx<'_>, paging: &Paging, projection: &Projection) -> ScimResult<ListResult> {
     let page = snapshot::page(ctx, paging.start_index, |total| paging.range(total))?;
     let tenant = &ctx.tenant.customer_id;
@@ -1057,20 +1044,29 @@ fn import_page(ctx: &Ctx<'_>, paging: &Paging, projection: &Projection) -> ScimR
         stored.push(ctx.store.get(&keys::user(tenant, &e.id)).map_err(store_err)?.map(|found| found.value));
     }
     let mut stored = stored.iter();
+    let whole = projection.is_whole();
+    let projected = |rec: UserRecord| Listed::Value(projection.apply_owned(rec.render(ctx)));
     let mut users = Vec::with_capacity(page.entries.len());
     for e in &page.entries {
         if !e.stored {
             if let Some(u) = &e.unlinked {
-                users.push(listed(ctx, UserRecord::from_fastly(u, ctx.now), projection, Listed::Parsed));
+                let rec = UserRecord::from_fastly(u, ctx.now);
+                users.push(if whole { Listed::Parsed(rec) } else { projected(rec) });
             }
             continue;
         }
         // A record deleted since the snapshot is left out.
         let Some(Some(bytes)) = stored.next() else { continue };
-        let mut rec: UserRecord<RawAttributes<'_>> =
-            serde_json::from_slice(bytes).map_err(|_| ScimError::internal())?;
-        rec.reconcile(e, page.built, page.fresh);
-        users.push(listed(ctx, rec, projection, Listed::Raw));
+        if whole {
+            let mut rec: UserRecord<RawAttributes<'_>> =
+                serde_json::from_slice(bytes).map_err(|_| ScimError::internal())?;
+            rec.reconcile(e, page.built, page.fresh);
+            users.push(Listed::Raw(rec));
+        } else {
+            let mut rec = parse_record(bytes)?;
+            rec.reconcile(e, page.built, page.fresh);
+            users.push(projected(rec));
+        }
     }
     list_result(ctx, page.total, &users)
 }

@@ -291,10 +291,11 @@ impl<'a, A: Attributes> Resource<'a, A> {
     }
 }
 
-/// The full representation of a User, as a `Value` (to filter, patch or project).
+/// The full representation of a User, as a `Value` (to filter, patch or project). Written and
+/// read back, so that one serialiser of [`Resource`] (the one responses use) is in the module.
 pub fn render<A: Attributes>(attributes: &A, facts: Facts<'_>) -> Value {
-    // A map with string keys always converts.
-    serde_json::to_value(Resource { attributes, facts, hidden: &[] }).unwrap_or_default()
+    let written = serde_json::to_vec(&Resource { attributes, facts, hidden: &[] }).unwrap_or_default();
+    serde_json::from_slice(&written).unwrap_or_default()
 }
 
 impl<A: Attributes> Serialize for Resource<'_, A> {
