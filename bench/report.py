@@ -77,15 +77,17 @@ def calls(r: dict) -> str:
 
 
 def table(rows: list[dict], main_sizes: list[int]) -> tuple[str, list[str]]:
-    by = {(r["server"], r["kind"], r["users"]): r for r in rows}
+    # A kind measured in several rounds (and the floor, before each scim-edge run) is shown by its
+    # median run; a failed run shows only when no run of the kind succeeded.
+    by = {}
+    for key in dict.fromkeys((r["server"], r["kind"], r["users"]) for r in rows):
+        runs = sorted((r for r in rows if (r["server"], r["kind"], r["users"]) == key and not r.get("failed")),
+                      key=lambda r: r["rps"])
+        failed = [r for r in rows if (r["server"], r["kind"], r["users"]) == key and r.get("failed")]
+        by[key] = dict(runs[(len(runs) - 1) // 2], runs=[r["rps"] for r in runs]) if runs else failed[-1]
     # The floor is measured at each size, over the same seeded KV store (Viceroy's store slows down as
     # it grows); a kind is compared with the floor at its own size, else with any floor.
-    # It runs before each scim-edge kind; its row is the median run (a kind is compared with it).
-    floors = {}
-    for n in sorted({r["users"] for r in rows if r["kind"] == FLOOR and not r.get("failed")}):
-        runs = sorted((r for r in rows if r["kind"] == FLOOR and r["users"] == n and not r.get("failed")),
-                      key=lambda r: r["rps"])
-        floors[n] = dict(runs[(len(runs) - 1) // 2], runs=[r["rps"] for r in runs])
+    floors = {k[2]: r for k, r in by.items() if k[1] == FLOOR and not r.get("failed")}
     any_floor = next(iter(floors.values()), None)
     sizes = sorted({r["users"] for r in rows if r["kind"] not in (FLOOR, UPSTREAM)})
     scaled = sorted(main_sizes) or sizes
@@ -144,11 +146,14 @@ def table(rows: list[dict], main_sizes: list[int]) -> tuple[str, list[str]]:
             )
             + " |"
         )
-    runs = [f"{n:,} users {len(f['runs'])} runs, {fmt(f['runs'][0])}–{fmt(f['runs'][-1])} req/s"
-            for n, f in floors.items()]
-    if runs:
-        notes.append("The floor runs right before each scim-edge kind, so that the two share the machine's state of "
-                     "the moment; its row is the median run (" + "; ".join(runs) + ").")
+    spread = [f"{r['server'] if r['kind'] != FLOOR else 'floor'}{'' if r['kind'] == FLOOR else ' `' + r['kind'] + '`'}"
+              f" at {n:,}: {fmt(r['runs'][0])}–{fmt(r['runs'][-1])}"
+              for (_, _, n), r in by.items() if len(r.get("runs", [])) > 1]
+    if spread:
+        notes.append("Each scim-edge kind is measured in several rounds, the floor right before each run, so that a "
+                     "kind and its floor share the machine's state of the moment (on a shared machine it drifts by tens "
+                     "of percent within minutes); a row is the median run. The runs' range, in req/s: "
+                     + "; ".join(spread) + ".")
     notes += failures
     if any(r.get("sequential") for r in rows):
         notes.append(
@@ -234,6 +239,7 @@ def main() -> None:
     ap.add_argument("--users", default="")
     ap.add_argument("--list-sizes", default="", help="sizes at which one import page was timed alone")
     ap.add_argument("--seconds", default="")
+    ap.add_argument("--rounds", default="1")
     ap.add_argument("--connections", default="")
     ap.add_argument("--threads", default="")
     ap.add_argument("--load-before", default="")
@@ -261,7 +267,8 @@ def main() -> None:
     body, notes = table(rows, [int(n) for n in args.users.split()])
 
     summary = [
-        f"- **Command:** `{args.command}` (BENCH_USERS=\"{args.users}\", BENCH_SECONDS={args.seconds}, "
+        f"- **Command:** `{args.command}` (BENCH_USERS=\"{args.users}\", BENCH_ROUNDS={args.rounds}, "
+        f"BENCH_SECONDS={args.seconds}, "
         f"BENCH_CONNECTIONS={args.connections}; wrk -t {args.threads} -c {args.connections} -d {args.seconds}s)"
         + (f", {args.elapsed // 60} min {args.elapsed % 60} s in all, builds included" if args.elapsed else ""),
         f"- **Date:** {now}; commit " + re.sub(r"^(\w+)", r"`\1`", commit),

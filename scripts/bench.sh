@@ -4,7 +4,9 @@
 # Prints one table and writes it to docs/PERFORMANCE.md.
 #
 #   BENCH_USERS="1000 100000"  the account sizes, smallest first
-#   BENCH_SECONDS=10           the duration of each load run
+#   BENCH_SECONDS=5            the duration of each load run
+#   BENCH_ROUNDS=3             how many times each scim-edge kind (and the floor before it) is run;
+#                              the report shows the median run
 #   BENCH_CONNECTIONS=8        concurrent connections (wrk -c), the same for every run
 #   BENCH_SLOW=2               a request kind whose request (after a warm-up) takes longer, in seconds,
 #                              is not load-tested: up to 3 requests are timed one at a time instead
@@ -23,7 +25,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 USERS=${BENCH_USERS:-1000 100000}
 LIST_SIZES=${BENCH_LIST_SIZES-30000 60000 80000}
-SECS=${BENCH_SECONDS:-10}
+SECS=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNECTIONS:-8}
 THREADS=${BENCH_THREADS:-2}
 SLOW=${BENCH_SLOW:-2}
@@ -246,10 +249,12 @@ run_kinds() {
   # (its import snapshot); the pages that follow read only what they show.
   once=1 SECS=0 SLOW=0 measure "$server" "$users" "GET ?startIndex=1&count=100 (import start)" GET \
     "$base/Users?startIndex=1&count=$count"
-  $before_each; measure "$server" "$users" "GET /Users/{id}" GET "$base/Users/$id"
-  $before_each; measure "$server" "$users" "GET ?filter=userName eq" GET "$base/Users?filter=$filter"
-  $before_each; measure "$server" "$users" "GET ?startIndex&count=100" GET "$base/Users?startIndex=$start&count=$count"
-  $before_each; measure "$server" "$users" "PUT /Users/{id} (no-op)" PUT "$base/Users/$id" "$work/put.json"
+  for _ in $(seq "$rounds"); do
+    $before_each; measure "$server" "$users" "GET /Users/{id}" GET "$base/Users/$id"
+    $before_each; measure "$server" "$users" "GET ?filter=userName eq" GET "$base/Users?filter=$filter"
+    $before_each; measure "$server" "$users" "GET ?startIndex&count=100" GET "$base/Users?startIndex=$start&count=$count"
+    $before_each; measure "$server" "$users" "PUT /Users/{id} (no-op)" PUT "$base/Users/$id" "$work/put.json"
+  done
 }
 
 # floor_run: one run of the floor (started by start_floor) at the current size. Run right before each
@@ -306,13 +311,15 @@ for n in $USERS; do
   start_floor "$n" "$key"
   start_edge "$n"
   clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \
-    before_each=floor_run run_kinds scim-edge "$n" "http://127.0.0.1:$EDGE_PORT/scim/v2"
+    before_each=floor_run rounds=$ROUNDS run_kinds scim-edge "$n" "http://127.0.0.1:$EDGE_PORT/scim/v2"
   if [ "$n" = "${USERS%% *}" ]; then
-    # A SCIM request with the same auth and nothing else (no KV read, no Fastly call), measured once: it does
-    # not depend on the size.
-    floor_run
-    clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \
-      measure scim-edge "$n" "GET /ServiceProviderConfig" GET "http://127.0.0.1:$EDGE_PORT/scim/v2/ServiceProviderConfig"
+    # A SCIM request with the same auth and nothing else (no KV read, no Fastly call), measured at one size:
+    # it does not depend on the size.
+    for _ in $(seq "$ROUNDS"); do
+      floor_run
+      clear_url="http://127.0.0.1:$CONTROL_PORT/_emulator/requests" server_log="$work/viceroy.log" \
+        measure scim-edge "$n" "GET /ServiceProviderConfig" GET "http://127.0.0.1:$EDGE_PORT/scim/v2/ServiceProviderConfig"
+    done
   fi
   # The Fastly API call that GET, filter and PUT make, on its own: what the emulator costs at this size.
   fid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fastly_id"])' "$work/$n/targets.json")
@@ -326,7 +333,7 @@ for n in $USERS; do
   pids+=($!)
   wait_http "http://127.0.0.1:$SCIM2_PORT/v2/ServiceProviderConfig" 600 || { cat "$work/scim2.log"; die "scim2-server did not start"; }
   head -n 1 "$work/scim2.log" >&2
-  server_log="$work/scim2.log" before_each=: run_kinds scim2-server "$n" "http://127.0.0.1:$SCIM2_PORT/v2"
+  server_log="$work/scim2.log" before_each=: rounds=1 run_kinds scim2-server "$n" "http://127.0.0.1:$SCIM2_PORT/v2"
   stop_all
 done
 
@@ -351,7 +358,7 @@ fi
 # --- the report ------------------------------------------------------------------------------------
 step "report"
 python3 bench/report.py --results "$results" --out "$DOC" --cpu "$work/cpu.md" \
-  --command "${BENCH_COMMAND:-make bench}" --users "$USERS" --seconds "$SECS" --connections "$CONNS" \
+  --command "${BENCH_COMMAND:-make bench}" --users "$USERS" --rounds "$ROUNDS" --seconds "$SECS" --connections "$CONNS" \
   --threads "$THREADS" --wasm "$WASM" --floor-wasm "$FLOOR_WASM" --load-before "$LOAD_BEFORE" \
   --list-sizes "$LIST_SIZES" --scim2-server-version "$SCIM2_SERVER_VERSION" --elapsed "$(($(date +%s) - STARTED))" \
   --commit "$COMMIT${DIRTY:+ with uncommitted changes to the code}"
