@@ -122,7 +122,7 @@ impl Projection {
     /// usual import page).
     pub fn apply_owned(&self, resource: Value) -> Value {
         match resource {
-            Value::Object(mut obj) if self.asks_nothing() => {
+            Value::Object(mut obj) if self.is_whole() => {
                 strip_request_only(&mut obj);
                 Value::Object(obj)
             }
@@ -130,16 +130,12 @@ impl Projection {
         }
     }
 
-    fn asks_nothing(&self) -> bool {
+    /// Whether the default representation is returned: nothing asked for or left out.
+    pub fn is_whole(&self) -> bool {
         self.attributes.is_empty()
             && self.attribute_extensions.is_empty()
             && self.excluded.is_empty()
             && self.excluded_extensions.is_empty()
-    }
-
-    /// Whether the default representation is returned: nothing asked for or left out.
-    pub fn is_whole(&self) -> bool {
-        self.asks_nothing()
     }
 
     pub fn apply(&self, resource: &Value) -> Value {
