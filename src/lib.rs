@@ -14,6 +14,7 @@ pub mod http;
 pub mod provision;
 pub mod scim;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod upstream;
 

@@ -26,7 +26,7 @@ use crate::scim::schema::{FASTLY_ROLES, FASTLY_USER};
 use crate::scim::user::{Attributes, RawAttributes};
 use crate::scim::{patch, user};
 use crate::store::{keys, Store, StoreError, Write};
-use crate::upstream::{FastlyApi, FastlyUser, UserFields};
+use crate::upstream::{FastlyApi, FastlyUser, ListedUser, UserFields};
 
 pub const DEFAULT_ROLE: &str = "user";
 /// Attempts of a read-modify-write before a concurrent writer wins with 409.
@@ -542,11 +542,12 @@ fn create_upstream(ctx: &Ctx<'_>, rec: &mut UserRecord) -> ScimResult<()> {
             Ok(())
         }
         Err(e) if e.status == 409 => {
-            let existing = ctx
-                .api
-                .list_users(&ctx.tenant.customer_id)?
-                .into_iter()
+            let list = ctx.api.list_users(&ctx.tenant.customer_id)?;
+            let existing = list
+                .users()?
+                .iter()
                 .find(|u| keys::fold(&u.login) == keys::fold(&rec.login))
+                .map(ListedUser::to_owned)
                 .ok_or_else(|| {
                     ScimError::uniqueness(format!("the login '{}' belongs to another Fastly account", rec.login))
                 })?;

@@ -1110,6 +1110,32 @@ fn an_import_sees_one_account_and_the_next_import_sees_control_panel_changes() {
 }
 
 #[test]
+fn a_page_from_the_cached_snapshot_is_the_page_the_fresh_build_gave() {
+    let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
+    w.fastly.add_user(CUSTOMER, "zoe@example.com", "Zo\u{eb} \"Q\" Doe", &["engineer", "billing"]);
+    let ada = w.create(&okta_user("ada@example.com")).unwrap();
+    w.now.fetch_add(5, Ordering::SeqCst);
+    w.fastly.set_roles(&fid(&ada), "engineer", &["engineer"]);
+    let page = || {
+        let paging = Paging::parse(Some("1"), Some("100")).unwrap();
+        w.shown(list(&w.ctx(), None, &paging, &Projection::parse(None, None)).unwrap())
+    };
+    w.fastly.clear_requests();
+    let fresh = page();
+    assert_eq!(w.fastly.requests().len(), 1, "the first page reads Fastly's list");
+    let cached = page();
+    assert_eq!(w.fastly.requests().len(), 1, "the same page within the sync window is the snapshot's");
+    assert_eq!(cached, fresh);
+    let zoe = fresh.iter().find(|u| u["userName"] == "zoe@example.com").unwrap();
+    assert_eq!(
+        (zoe["displayName"].as_str(), role_values(zoe)),
+        (Some("Zo\u{eb} \"Q\" Doe"), vec!["engineer".into(), "billing".into()])
+    );
+    let shown = fresh.iter().find(|u| u["id"] == ada.id.as_str()).unwrap();
+    assert_eq!(role_values(shown), ["engineer"]);
+}
+
+#[test]
 fn a_change_through_scim_is_never_hidden_by_a_snapshot() {
     let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
     let (total, _) = page_ids(&w, "1", "100");

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{directory, Ctx};
 use crate::scim::error::ScimResult;
-use crate::upstream::FastlyUser;
+use crate::text::Text;
+use crate::upstream::{FastlyUser, ListedUser};
 
 /// How long the pages after the first may follow one snapshot (an import of 100,000 users
 /// at a page a second takes about 17 minutes).
@@ -80,10 +81,17 @@ struct Head {
 
 /// The control-panel users of the last snapshot, for lookups by login (Okta's check before a
 /// create) that would otherwise read Fastly's whole list each time.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Unlinked {
     built: u64,
     users: Vec<FastlyUser>,
+}
+
+/// [`Unlinked`] as a snapshot build writes it.
+#[derive(Serialize)]
+struct UnlinkedOut<'a> {
+    built: u64,
+    users: Vec<&'a ListedUser<'a>>,
 }
 
 fn unlinked_key(tenant: &str) -> String {
@@ -98,30 +106,86 @@ fn chunk_key(tenant: &str, head: &Head, n: usize) -> String {
     format!("import/{tenant}/{}/{}/{n}", head.version, head.built)
 }
 
-/// The entries of the account, sorted by id (so pages are stable whatever their size), read
-/// afresh: the directory's shards and Fastly's user list. A snapshot to be kept is labelled
-/// with the directory version read before it, so a change that lands meanwhile makes it stale.
-pub fn build(ctx: &Ctx<'_>) -> ScimResult<Vec<Entry>> {
-    let fastly = ctx.api.list_users(&ctx.tenant.customer_id)?;
+/// An entry as a snapshot build holds it: borrowed from Fastly's answer and the directory, and
+/// written as an [`Entry`] (the same names), so that only the entries a request returns are
+/// ever made owned.
+#[derive(Serialize)]
+struct Built<'a> {
+    id: &'a str,
+    #[serde(rename = "s", skip_serializing_if = "std::ops::Not::not")]
+    stored: bool,
+    #[serde(rename = "l", skip_serializing_if = "Option::is_none")]
+    linked: Option<&'a str>,
+    #[serde(rename = "r", skip_serializing_if = "Option::is_none")]
+    seen: Option<SeenRef<'a>>,
+    #[serde(rename = "u", skip_serializing_if = "Option::is_none")]
+    unlinked: Option<&'a ListedUser<'a>>,
+}
+
+#[derive(Serialize)]
+struct SeenRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roles: Option<&'a [Text<'a>]>,
+}
+
+impl Built<'_> {
+    fn to_entry(&self) -> Entry {
+        Entry {
+            id: self.id.to_owned(),
+            stored: self.stored,
+            linked: self.linked.map(str::to_owned),
+            seen: self.seen.as_ref().map(|s| Seen {
+                role: s.role.map(|r| r.to_string()),
+                roles: s.roles.map(|r| r.iter().map(|t| t.to_string()).collect()),
+            }),
+            unlinked: self.unlinked.map(|u| Box::new(u.to_owned())),
+        }
+    }
+}
+
+/// Reads the account afresh (the directory's shards and Fastly's user list) and hands its
+/// entries, sorted by id (so pages are stable whatever their size), to `take`. At 100,000 users
+/// Fastly's answer is tens of MB: its strings are borrowed, never copied, and each of its users
+/// becomes one entry.
+fn with_built<R>(ctx: &Ctx<'_>, take: impl FnOnce(&[Built<'_>]) -> R) -> ScimResult<R> {
+    let list = ctx.api.list_users(&ctx.tenant.customer_id)?;
+    let fastly = list.users()?;
     let stored = directory::read_all(ctx)?;
-    // Each Fastly user is moved into one entry, not copied: at 100,000 users the list is tens of MB.
-    let mut by_id: HashMap<String, FastlyUser> = fastly.into_iter().map(|u| (u.id.clone(), u)).collect();
-    let mut entries: Vec<Entry> = Vec::with_capacity(stored.len() + by_id.len());
-    for (id, linked) in stored {
-        let seen = linked.as_deref().and_then(|f| by_id.remove(f)).map(|u| Seen { role: u.role, roles: u.roles });
+    let index: HashMap<&str, usize> = fastly.iter().enumerate().map(|(i, u)| (&*u.id, i)).collect();
+    // Fastly users that belong to a stored record; the others are control-panel users.
+    let mut taken = vec![false; fastly.len()];
+    let mut take_user = |id: &str| {
+        let i = *index.get(id)?;
+        *taken.get_mut(i)? = true;
+        fastly.get(i)
+    };
+    let mut entries: Vec<Built<'_>> = Vec::with_capacity(stored.len() + fastly.len());
+    for (id, linked) in &stored {
+        let seen = linked
+            .as_deref()
+            .and_then(&mut take_user)
+            .map(|u| SeenRef { role: u.role.as_ref(), roles: u.roles.as_deref() });
         // A control-panel user adopted under its Fastly id is the record, not a second user.
-        by_id.remove(&id);
-        entries.push(Entry { id, stored: true, linked, seen, unlinked: None });
+        take_user(id);
+        entries.push(Built { id, stored: true, linked: linked.as_deref(), seen, unlinked: None });
     }
-    for (id, u) in by_id {
-        entries.push(Entry { id, stored: false, linked: None, seen: None, unlinked: Some(Box::new(u)) });
+    for (u, _) in fastly.iter().zip(&taken).filter(|(_, taken)| !**taken) {
+        entries.push(Built { id: &u.id, stored: false, linked: None, seen: None, unlinked: Some(u) });
     }
-    entries.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(entries)
+    // Ids are unique: a record and a Fastly user with one id became one entry above.
+    entries.sort_unstable_by(|a, b| a.id.cmp(b.id));
+    Ok(take(&entries))
+}
+
+/// Every entry of the account, read afresh.
+pub fn build(ctx: &Ctx<'_>) -> ScimResult<Vec<Entry>> {
+    with_built(ctx, |entries| entries.iter().map(Built::to_entry).collect())
 }
 
 /// Keeps a snapshot in the POP cache (best effort: an uncached snapshot is only built again).
-fn keep(ctx: &Ctx<'_>, version: String, entries: &[Entry]) {
+fn keep(ctx: &Ctx<'_>, version: String, entries: &[Built<'_>]) {
     let tenant = &ctx.tenant.customer_id;
     let head = Head { version, built: ctx.now, total: entries.len() };
     for (n, chunk) in entries.chunks(CHUNK).enumerate() {
@@ -133,8 +197,8 @@ fn keep(ctx: &Ctx<'_>, version: String, entries: &[Entry]) {
     if let Ok(bytes) = serde_json::to_vec(&head) {
         ctx.cache.put(&head_key(tenant), &bytes, IMPORT_WINDOW_SECS);
     }
-    let users = entries.iter().filter_map(|e| e.unlinked.as_deref().cloned()).collect();
-    if let Ok(bytes) = serde_json::to_vec(&Unlinked { built: ctx.now, users }) {
+    let users: Vec<&ListedUser<'_>> = entries.iter().filter_map(|e| e.unlinked).collect();
+    if let Ok(bytes) = serde_json::to_vec(&UnlinkedOut { built: ctx.now, users }) {
         ctx.cache.put(&unlinked_key(tenant), &bytes, IMPORT_WINDOW_SECS);
     }
 }
@@ -149,9 +213,11 @@ pub fn unlinked(ctx: &Ctx<'_>) -> ScimResult<(Vec<FastlyUser>, bool)> {
         return Ok((u.users, false));
     }
     let version = directory::version(ctx)?;
-    let entries = build(ctx)?;
-    keep(ctx, version, &entries);
-    Ok((entries.into_iter().filter_map(|e| e.unlinked.map(|u| *u)).collect(), true))
+    let users = with_built(ctx, |entries| {
+        keep(ctx, version, entries);
+        entries.iter().filter_map(|e| e.unlinked.map(ListedUser::to_owned)).collect()
+    })?;
+    Ok((users, true))
 }
 
 /// The cached snapshot's entries in `range`, or `None` when a chunk is missing.
@@ -195,10 +261,10 @@ pub fn page(ctx: &Ctx<'_>, start_index: usize, range_of: impl Fn(usize) -> Range
             }
         }
     }
-    let entries = build(ctx)?;
-    keep(ctx, version, &entries);
-    let total = entries.len();
-    let range = range_of(total);
-    let entries = entries.into_iter().skip(range.start).take(range.len()).collect();
+    let (total, entries) = with_built(ctx, |entries| {
+        keep(ctx, version, entries);
+        let range = range_of(entries.len());
+        (entries.len(), entries.get(range).unwrap_or_default().iter().map(Built::to_entry).collect())
+    })?;
     Ok(Page { total, entries, built: ctx.now, fresh: true })
 }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ScimError, ScimResult};
 use super::schema::{self, Attribute, Kind, Mutability, CORE_USER, ENTERPRISE_USER, FASTLY_USER};
+use crate::text::Text;
 
 /// Reads a User sent by a client (POST, PUT, or the result of a PATCH) into its normalised
 /// writable form: canonical attribute names, only known attributes, read-only ones (`id`,
@@ -237,35 +238,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawAttributes<'a> {
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                 let mut out = Vec::new();
-                while let Some((Name(k), v)) = map.next_entry()? {
+                while let Some((Text(k), v)) = map.next_entry()? {
                     out.push((k, v));
                 }
                 Ok(RawAttributes(out))
             }
         }
         d.deserialize_map(Entries)
-    }
-}
-
-/// A name borrowed from the input unless it had to be unescaped (serde's own `Cow` always copies).
-struct Name<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl<'de> Visitor<'de> for Text {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Name(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Name(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(Text)
     }
 }
 

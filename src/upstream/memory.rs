@@ -621,7 +621,7 @@ mod tests {
         assert!(dup.detail.contains("Duplicate user: 'A@EXAMPLE.COM'"), "{}", dup.detail);
         let changed = api.update_user(&u.id, &UserFields { role: Some("engineer".into()), ..Default::default() });
         assert_eq!(changed.unwrap().role_list(), vec!["engineer".to_owned()]);
-        assert_eq!(api.list_users(CUSTOMER).unwrap().len(), 2);
+        assert_eq!(api.list_users(CUSTOMER).unwrap().users().unwrap().len(), 2);
         api.delete_user(&u.id).unwrap();
         assert_eq!(api.get_user(&u.id).unwrap(), None);
         assert_eq!(f.writes(), 4);

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::http::Method;
 use crate::scim::error::ScimError;
 use crate::store::keys::is_safe_id;
+use crate::text::Text;
 
 pub mod budget;
 pub mod memory;
@@ -79,6 +80,54 @@ impl FastlyUser {
             (Some(list), _) if !list.is_empty() => list.clone(),
             (_, Some(role)) => vec![role.clone()],
             _ => Vec::new(),
+        }
+    }
+}
+
+/// Fastly's list of every user of an account, as it answered (tens of MB for a large account).
+pub struct UserList(Vec<u8>);
+
+impl std::fmt::Debug for UserList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UserList({} bytes)", self.0.len())
+    }
+}
+
+impl UserList {
+    /// The users, their strings borrowed from the answer rather than copied.
+    pub fn users(&self) -> Result<Vec<ListedUser<'_>>, ScimError> {
+        serde_json::from_slice(&self.0)
+            .map_err(|_| ScimError::bad_gateway("the Fastly API answered with an unexpected body"))
+    }
+}
+
+/// A user of [`UserList`]: what scim-edge shows of a Fastly user, borrowed. Written with the
+/// names of [`FastlyUser`], so it reads back as one.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListedUser<'a> {
+    #[serde(borrow)]
+    pub id: Text<'a>,
+    #[serde(borrow)]
+    pub login: Text<'a>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Text<'a>>>,
+}
+
+impl ListedUser<'_> {
+    pub fn to_owned(&self) -> FastlyUser {
+        FastlyUser {
+            id: self.id.to_string(),
+            login: self.login.to_string(),
+            name: self.name.as_deref().map(str::to_owned),
+            role: self.role.as_deref().map(str::to_owned),
+            roles: self.roles.as_ref().map(|r| r.iter().map(|t| t.to_string()).collect()),
+            customer_id: None,
+            created_at: None,
+            updated_at: None,
         }
     }
 }
@@ -236,9 +285,13 @@ impl<'a> FastlyApi<'a> {
         self.ok(r)
     }
 
-    pub fn list_users(&self, customer_id: &str) -> Result<Vec<FastlyUser>, ScimError> {
+    pub fn list_users(&self, customer_id: &str) -> Result<UserList, ScimError> {
         let r = self.call(Method::Get, format!("/customer/{}/users", safe(customer_id)?), None)?;
-        self.ok(r)
+        if (200..300).contains(&r.status) {
+            Ok(UserList(r.body))
+        } else {
+            Err(self.error(&r))
+        }
     }
 
     /// `None` when Fastly has no such user.
