@@ -358,7 +358,7 @@ fn drive<const K: usize>(budget: Duration, mut step: impl FnMut(usize) -> [Sampl
 const ORDER: &[&str] = &[
     "GET /Users/{id}",
     "GET ?filter=userName eq (hit)",
-    "GET ?filter=userName eq (miss)",
+    "GET ?filter=userName eq (miss",
     "GET ?startIndex",
     "POST /Users (create)",
     "PATCH role",
@@ -506,6 +506,18 @@ fn run_size(n: usize, budget: Duration, only: &[String], out: &mut Vec<Row>, see
         });
         add("PATCH active:false (deactivate)", off);
         add("PATCH active:true (reactivate)", on);
+    }
+
+    // Okta's check before each create of a push, the sync window passed between any two: the
+    // census of control-panel users serves them (Fastly's list is read once per census).
+    if want(&["GET ?filter=userName eq (miss, sync window passed)"]) {
+        let [miss] = drive(budget, |k| {
+            w.now.set(w.now.get() + SYNC_SECONDS + 1);
+            let (body, s) = w.expect(200, Method::Get, &filter_path(&format!("new{k}@example.com")), None);
+            assert_eq!(body["totalResults"], 0);
+            [s]
+        });
+        add("GET ?filter=userName eq (miss, sync window passed)", miss);
     }
 
     // The first page of an import once the sync window has passed: the clock moves on by more than

@@ -969,15 +969,15 @@ fn holders(ctx: &Ctx<'_>, prefix: &str) -> ScimResult<Vec<UserRecord>> {
 }
 
 /// Control-panel users (not linked to any record) whose login is this one. They come from the
-/// last snapshot's control-panel users (at most `fastly_sync_seconds` old), and a user adopted
-/// since then is left out by its Fastly-id index. A match from the cached list is confirmed with
-/// Fastly (one read): a user deleted through scim-edge since, its index gone with it, would
-/// otherwise come back as a control-panel user.
+/// census of control-panel users (see `snapshot::CENSUS_SECS`), and a user adopted since is
+/// left out by its Fastly-id index. A match from the cached census is confirmed with Fastly (one
+/// read): a user deleted through scim-edge since, its index gone with it, would otherwise come
+/// back as a control-panel user.
 fn unlinked_with_login(ctx: &Ctx<'_>, login: &str) -> ScimResult<Vec<UserRecord>> {
     let tenant = &ctx.tenant.customer_id;
-    let (users, fresh) = snapshot::unlinked(ctx)?;
+    let (users, fresh) = snapshot::unlinked_with_login(ctx, login)?;
     let mut unlinked = Vec::new();
-    for u in users.iter().filter(|u| keys::fold(&u.login) == keys::fold(login)) {
+    for u in &users {
         if read_id_key(ctx, &keys::fastly_user(tenant, &u.id))?.is_some() {
             continue;
         }

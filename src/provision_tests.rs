@@ -1170,7 +1170,7 @@ fn records_stored_before_the_directory_existed_are_found_by_imports() {
 }
 
 #[test]
-fn lookups_by_login_within_the_sync_window_reuse_the_control_panel_users() {
+fn lookups_by_login_reuse_the_census_of_control_panel_users() {
     let w = World::with_policy(Policy { sync_seconds: 10, ..Policy::default() });
     assert!(w.list(Some("userName eq \"nobody@example.com\"")).is_empty());
     w.fastly.clear_requests();
@@ -1181,16 +1181,48 @@ fn lookups_by_login_within_the_sync_window_reuse_the_control_panel_users() {
     assert_eq!(asked, [format!("Get /user/{BOB}")]);
     // The claim miss, and Bob's Fastly-id index (not adopted).
     assert!(cost.0 <= 2 && cost.1 == 0 && cost.3 == 0, "{cost:?}");
-    // Adopted since: no longer a control-panel user, though the cached list still has him.
+    // Adopted since: no longer a control-panel user, though the census still has him.
     w.patch(BOB, json!([{"op": "replace", "path": "displayName", "value": "Bob B"}])).unwrap();
     let found = w.list(Some("userName eq \"bob@example.com\""));
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["displayName"], "Bob B");
-    // After the window, Fastly is read again.
+    // Past the sync window, a push of users still reads Fastly's list only once per census.
     w.now.fetch_add(11, Ordering::SeqCst);
     w.fastly.clear_requests();
     w.list(Some("userName eq \"nobody@example.com\""));
+    assert!(w.fastly.requests().is_empty());
+    w.now.fetch_add(snapshot::CENSUS_SECS, Ordering::SeqCst);
+    w.list(Some("userName eq \"nobody@example.com\""));
     assert_eq!(w.fastly.requests().len(), 1);
+}
+
+#[test]
+fn every_control_panel_user_of_a_large_census_is_found_by_login() {
+    let w = World::new();
+    let logins: Vec<String> = (0..700).map(|i| format!("Panel.{i}@Example.com")).collect();
+    let ids: Vec<String> = logins.iter().map(|l| w.fastly.add_user(CUSTOMER, l, "P", &["engineer"])).collect();
+    assert!(w.list(Some("userName eq \"nobody@example.com\"")).is_empty());
+    w.fastly.clear_requests();
+    for (login, id) in logins.iter().zip(&ids) {
+        let found = w.list(Some(&format!("userName eq \"{}\"", login.to_lowercase())));
+        assert_eq!(found.len(), 1, "{login}");
+        assert_eq!(found[0]["id"], *id);
+    }
+    // Each found from the census and confirmed alone: Fastly's list was not read again.
+    assert!(w.fastly.requests().iter().all(|r| r.path.starts_with("/user/")));
+}
+
+#[test]
+fn a_control_panel_user_made_after_the_census_is_adopted_by_the_create_after_the_lookup() {
+    let w = World::new();
+    assert!(w.list(Some("userName eq \"nobody@example.com\"")).is_empty());
+    let dan = w.fastly.add_user(CUSTOMER, "dan@example.com", "Dan", &["engineer"]);
+    // Okta's check before a create: the census predates Dan.
+    assert!(w.list(Some("userName eq \"dan@example.com\"")).is_empty());
+    let rec = w.create(&okta_user("dan@example.com")).unwrap();
+    assert_eq!(rec.fastly_id.as_deref(), Some(dan.as_str()));
+    assert_eq!(w.fastly.users(CUSTOMER).iter().filter(|u| u.login == "dan@example.com").count(), 1);
+    assert_eq!(w.list(Some("userName eq \"dan@example.com\""))[0]["id"], rec.id);
 }
 
 #[test]

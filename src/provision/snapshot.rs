@@ -14,9 +14,11 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{directory, Ctx};
 use crate::scim::error::ScimResult;
+use crate::store::keys;
 use crate::text::Text;
 use crate::upstream::{FastlyUser, ListedUser};
 
@@ -79,23 +81,35 @@ struct Head {
     total: usize,
 }
 
-/// The control-panel users of the last snapshot, for lookups by login (Okta's check before a
-/// create) that would otherwise read Fastly's whole list each time.
-#[derive(Debug, Deserialize)]
-struct Unlinked {
+/// How long lookups by login follow one census of the control-panel users (Okta and Entra look
+/// a userName up before each create). A user made in the control panel since is not found by
+/// such a lookup; the create that follows it adopts that user (Fastly answers 409 to its login),
+/// so the check-then-create still links it. Within this time a push of many users reads
+/// Fastly's whole list once, not once per `fastly_sync_seconds`.
+pub const CENSUS_SECS: u64 = IMPORT_WINDOW_SECS;
+/// Control-panel users per census shard, about: a lookup by login parses one shard.
+const CENSUS_SHARD_USERS: usize = 256;
+
+/// The census of control-panel users: when it was taken, and into how many shards (by login)
+/// it was cut.
+#[derive(Debug, Serialize, Deserialize)]
+struct CensusHead {
     built: u64,
-    users: Vec<FastlyUser>,
+    shards: usize,
 }
 
-/// [`Unlinked`] as a snapshot build writes it.
-#[derive(Serialize)]
-struct UnlinkedOut<'a> {
-    built: u64,
-    users: Vec<&'a ListedUser<'a>>,
-}
-
-fn unlinked_key(tenant: &str) -> String {
+fn census_key(tenant: &str) -> String {
     format!("import/{tenant}/unlinked")
+}
+
+fn census_shard_key(tenant: &str, head: &CensusHead, n: usize) -> String {
+    format!("import/{tenant}/unlinked/{}/{n}", head.built)
+}
+
+/// The census shard of a login, folded as [`keys::fold`] folds it.
+fn census_shard_of(folded_login: &str, shards: usize) -> usize {
+    let hash = Sha256::digest(folded_login.as_bytes()).iter().take(4).fold(0usize, |h, b| h << 8 | usize::from(*b));
+    hash % shards.max(1)
 }
 
 fn head_key(tenant: &str) -> String {
@@ -197,25 +211,64 @@ fn keep(ctx: &Ctx<'_>, version: String, entries: &[Built<'_>]) {
     if let Ok(bytes) = serde_json::to_vec(&head) {
         ctx.cache.put(&head_key(tenant), &bytes, IMPORT_WINDOW_SECS);
     }
+    keep_census(ctx, entries);
+}
+
+/// Writes the census of control-panel users in shards of about [`CENSUS_SHARD_USERS`], then its
+/// head: a lookup reads the head and the one shard its login falls in.
+fn keep_census(ctx: &Ctx<'_>, entries: &[Built<'_>]) {
+    let tenant = &ctx.tenant.customer_id;
     let users: Vec<&ListedUser<'_>> = entries.iter().filter_map(|e| e.unlinked).collect();
-    if let Ok(bytes) = serde_json::to_vec(&UnlinkedOut { built: ctx.now, users }) {
-        ctx.cache.put(&unlinked_key(tenant), &bytes, IMPORT_WINDOW_SECS);
+    let head = CensusHead { built: ctx.now, shards: users.len().div_ceil(CENSUS_SHARD_USERS).max(1) };
+    let mut shards: Vec<Vec<&ListedUser<'_>>> = vec![Vec::new(); head.shards];
+    for u in users {
+        if let Some(shard) = shards.get_mut(census_shard_of(&keys::fold(&u.login), head.shards)) {
+            shard.push(u);
+        }
+    }
+    for (n, shard) in shards.iter().enumerate() {
+        match serde_json::to_vec(shard) {
+            Ok(bytes) => ctx.cache.put(&census_shard_key(tenant, &head, n), &bytes, CENSUS_SECS),
+            Err(_) => return,
+        }
+    }
+    if let Ok(bytes) = serde_json::to_vec(&head) {
+        ctx.cache.put(&census_key(tenant), &bytes, CENSUS_SECS);
     }
 }
 
-/// The account's control-panel users as of at most `fastly_sync_seconds` ago, and whether they
-/// were read from Fastly in this request. Not tied to the directory version (every create changes
-/// it): the caller leaves out users adopted since, and confirms a cached one is still there.
-pub fn unlinked(ctx: &Ctx<'_>) -> ScimResult<(Vec<FastlyUser>, bool)> {
-    let cached: Option<Unlinked> =
-        ctx.cache.get(&unlinked_key(&ctx.tenant.customer_id)).and_then(|b| serde_json::from_slice(&b).ok());
-    if let Some(u) = cached.filter(|u| ctx.now.saturating_sub(u.built) < ctx.policy.sync_seconds) {
-        return Ok((u.users, false));
+/// The census's control-panel users with this login, as of at most [`CENSUS_SECS`] ago.
+fn census_with_login(ctx: &Ctx<'_>, folded_login: &str) -> Option<Vec<FastlyUser>> {
+    let tenant = &ctx.tenant.customer_id;
+    let head: CensusHead = serde_json::from_slice(&ctx.cache.get(&census_key(tenant))?).ok()?;
+    if ctx.now.saturating_sub(head.built) >= CENSUS_SECS {
+        return None;
+    }
+    let shard = ctx.cache.get(&census_shard_key(tenant, &head, census_shard_of(folded_login, head.shards)))?;
+    let users: Vec<FastlyUser> = serde_json::from_slice(&shard).ok()?;
+    Some(users.into_iter().filter(|u| keys::fold(&u.login) == folded_login).collect())
+}
+
+/// The account's control-panel users with this login (there is at most one, unless Fastly's
+/// logins differ only in case), and whether they were read from Fastly in this request. From the
+/// census when it is younger than [`CENSUS_SECS`]; not tied to the directory version (every
+/// create changes it): the caller leaves out users adopted since, and confirms a cached one is
+/// still there.
+pub fn unlinked_with_login(ctx: &Ctx<'_>, login: &str) -> ScimResult<(Vec<FastlyUser>, bool)> {
+    let folded = keys::fold(login);
+    if let Some(users) = census_with_login(ctx, &folded) {
+        return Ok((users, false));
     }
     let version = directory::version(ctx)?;
     let users = with_built(ctx, |entries| {
         keep(ctx, version, entries);
-        entries.iter().filter_map(|e| e.unlinked.map(ListedUser::to_owned)).collect()
+        let mut found: Vec<FastlyUser> = Vec::new();
+        for u in entries.iter().filter_map(|e| e.unlinked) {
+            if keys::fold(&u.login) == folded {
+                found.push(u.to_owned());
+            }
+        }
+        found
     })?;
     Ok((users, true))
 }
