@@ -1,7 +1,7 @@
 //! Strings borrowed from the JSON they were read from: large inputs (an import page's stored
 //! records, Fastly's list of every user) are read without a copy of each string.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::ops::Deref;
 
 use serde::de::{Deserializer, Visitor};
@@ -9,12 +9,19 @@ use serde::{Deserialize, Serialize, Serializer};
 
 /// A string borrowed from the input unless it had to be unescaped (serde's own `Cow` always
 /// copies).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Text<'a>(pub Cow<'a, str>);
 
 impl Deref for Text<'_> {
     type Target = str;
     fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+// Maps keyed by `Text` are looked up by `&str`: `Text` orders and compares as its string.
+impl Borrow<str> for Text<'_> {
+    fn borrow(&self) -> &str {
         &self.0
     }
 }

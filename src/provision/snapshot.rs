@@ -161,12 +161,13 @@ impl Built<'_> {
 
 /// Reads the account afresh (the directory's shards and Fastly's user list) and hands its
 /// entries, sorted by id (so pages are stable whatever their size), to `take`. At 100,000 users
-/// Fastly's answer is tens of MB: its strings are borrowed, never copied, and each of its users
-/// becomes one entry.
+/// Fastly's answer is tens of MB: its strings and the directory's are borrowed, never copied,
+/// and each user becomes one entry.
 fn with_built<R>(ctx: &Ctx<'_>, take: impl FnOnce(&[Built<'_>]) -> R) -> ScimResult<R> {
     let list = ctx.api.list_users(&ctx.tenant.customer_id)?;
     let fastly = list.users()?;
-    let stored = directory::read_all(ctx)?;
+    let directory = directory::read_all(ctx)?;
+    let stored = directory.users()?;
     let index: HashMap<&str, usize> = fastly.iter().enumerate().map(|(i, u)| (&*u.id, i)).collect();
     // Fastly users that belong to a stored record; the others are control-panel users.
     let mut taken = vec![false; fastly.len()];
