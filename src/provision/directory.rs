@@ -138,14 +138,14 @@ pub fn read_all(ctx: &Ctx<'_>) -> ScimResult<Stored> {
 fn bootstrap(ctx: &Ctx<'_>) -> ScimResult<String> {
     let tenant = &ctx.tenant.customer_id;
     let prefix = keys::users_prefix(tenant);
-    let mut shards: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
+    let mut shards: BTreeMap<usize, Shard<'static>> = BTreeMap::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = ctx.store.list(&prefix, cursor.as_deref(), 1000).map_err(store_err)?;
         for id in page.keys.iter().filter_map(|k| k.strip_prefix(&prefix)) {
             if let Some(l) = load_stored(ctx, id)? {
                 let fid = l.record.fastly_id.unwrap_or_default();
-                shards.entry(shard_of(id)).or_default().insert(id.to_owned(), fid);
+                shards.entry(shard_of(id)).or_default().insert(owned(id), Text(Cow::Owned(fid)));
             }
         }
         match page.next_cursor {
@@ -160,7 +160,7 @@ fn bootstrap(ctx: &Ctx<'_>) -> ScimResult<String> {
             let (bytes, generation) = read_shard(ctx, n)?;
             let mut shard = parse_shard(&bytes)?;
             for (id, fid) in &found {
-                shard.entry(owned(id)).or_insert_with(|| owned(fid));
+                shard.entry(id.clone()).or_insert_with(|| fid.clone());
             }
             let bytes = serde_json::to_vec(&shard).map_err(|_| ScimError::internal())?;
             match ctx.store.put(&key, &bytes, generation.map_or(Write::IfAbsent, Write::IfGeneration)) {

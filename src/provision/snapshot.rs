@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{directory, Ctx};
-use crate::scim::error::ScimResult;
+use crate::scim::error::{ScimError, ScimResult};
 use crate::store::keys;
 use crate::text::Text;
 use crate::upstream::{FastlyUser, ListedUser};
@@ -164,6 +164,13 @@ impl Built<'_> {
 /// Fastly's answer is tens of MB: its strings and the directory's are borrowed, never copied,
 /// and each user becomes one entry.
 fn with_built<R>(ctx: &Ctx<'_>, take: impl FnOnce(&[Built<'_>]) -> R) -> ScimResult<R> {
+    let (mut take, mut out) = (Some(take), None);
+    build_into(ctx, &mut |entries| out = take.take().map(|take| take(entries)))?;
+    out.ok_or_else(ScimError::internal)
+}
+
+/// [`with_built`]'s work, not generic: one copy in the module, whatever its callers want.
+fn build_into(ctx: &Ctx<'_>, take: &mut dyn FnMut(&[Built<'_>])) -> ScimResult<()> {
     let list = ctx.api.list_users(&ctx.tenant.customer_id)?;
     let fastly = list.users()?;
     let directory = directory::read_all(ctx)?;
@@ -191,7 +198,8 @@ fn with_built<R>(ctx: &Ctx<'_>, take: impl FnOnce(&[Built<'_>]) -> R) -> ScimRes
     }
     // Ids are unique: a record and a Fastly user with one id became one entry above.
     entries.sort_unstable_by(|a, b| a.id.cmp(b.id));
-    Ok(take(&entries))
+    take(&entries);
+    Ok(())
 }
 
 /// Every entry of the account, read afresh.
