@@ -29,8 +29,12 @@ setup:
 setup-test:
 	scripts/setup.sh test
 
+## The release module has a budget of 1.5 MB (WASM_MAX_BYTES): a build over it fails here, when it happens.
 build:
 	scripts/build-wasm.sh
+	@wasm="$${CARGO_TARGET_DIR:-target}/wasm32-wasip1/release/scim-edge.wasm"; size=$$(stat -c %s "$$wasm"); \
+	  max=$${WASM_MAX_BYTES:-1500000}; echo "release wasm: $$size bytes (budget $$max)"; \
+	  [ "$$size" -le "$$max" ] || { echo "error: $$wasm is over its budget of $$max bytes" >&2; exit 1; }
 	cargo build -p scim-edge-emulator --release
 
 lint:
