@@ -200,8 +200,8 @@ exactly, at two account sizes, by `cost_of_each_operation_does_not_grow_with_the
 | `GET /ServiceProviderConfig` | – | – | nothing (measured once, at the smallest size) |
 | `GET /Users/{id}` | 1 read; 1 write when the sync window has passed | `GET /user/{id}` when the sync window has passed | nothing |
 | `GET ?filter=userName eq` | 2 reads (the userName index, the record); as above | as above | nothing |
-| `GET ?startIndex=1&count=100` (import start) | the directory version and its 64 shard documents; 100 reads | `GET /customer/{id}/users`: every user, in one answer | the snapshot: Fastly's list and the directory are read, sorted and cached in chunks of 100 (POP cache) |
-| `GET ?startIndex&count=100` | the directory version; 100 reads; 1–2 snapshot chunks from the POP cache | – (the import's snapshot) | nothing |
+| `GET ?startIndex=1&count=100` (import start) | the directory version and its 64 shard documents, then the page's 100 records (at the edge, 32 lookups in flight at a time) | `GET /customer/{id}/users`: every user, in one answer | the snapshot: Fastly's list and the directory are read, sorted and cached in chunks of 100 (POP cache) |
+| `GET ?startIndex&count=100` | the directory version; 1–2 snapshot chunks from the POP cache; the page's 100 records (32 lookups in flight at a time) | – (the import's snapshot) | nothing |
 | `PUT /Users/{id}` (no-op) | 1 read, no write | `GET /user/{id}` (always, before a change) | nothing |
 
 An import is paged over a snapshot of the account (`src/provision/snapshot.rs`): Fastly's user list has no

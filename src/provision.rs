@@ -1040,11 +1040,10 @@ fn list_result(ctx: &Ctx<'_>, total: usize, users: &[Listed<'_>]) -> ScimResult<
 fn import_page(ctx: &Ctx<'_>, paging: &Paging, projection: &Projection) -> ScimResult<ListResult> {
     let page = snapshot::page(ctx, paging.start_index, |total| paging.range(total))?;
     let tenant = &ctx.tenant.customer_id;
-    let mut stored = Vec::with_capacity(page.entries.len());
-    for e in page.entries.iter().filter(|e| e.stored) {
-        stored.push(ctx.store.get(&keys::user(tenant, &e.id)).map_err(store_err)?.map(|found| found.value));
-    }
-    let mut stored = stored.iter();
+    let record_keys: Vec<String> =
+        page.entries.iter().filter(|e| e.stored).map(|e| keys::user(tenant, &e.id)).collect();
+    let stored = ctx.store.get_many(&record_keys).map_err(store_err)?;
+    let mut stored = stored.iter().map(|found| found.as_ref().map(|f| &f.value));
     let whole = projection.is_whole();
     let projected = |rec: UserRecord| Listed::Value(projection.apply_owned(rec.render(ctx)));
     let mut users = Vec::with_capacity(page.entries.len());

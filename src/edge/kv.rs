@@ -19,6 +19,9 @@ impl KvStore {
     }
 }
 
+/// Lookups [`Store::get_many`] keeps in flight together.
+const LOOKUPS_IN_FLIGHT: usize = 32;
+
 fn unavailable(e: KVStoreError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
@@ -30,6 +33,22 @@ impl Store for KvStore {
             Err(KVStoreError::ItemNotFound) => Ok(None),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Entry>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        // A few dozen in flight at a time: Fastly documents no limit on pending lookups.
+        for batch in keys.chunks(LOOKUPS_IN_FLIGHT) {
+            let pending: Vec<_> = batch.iter().map(|k| self.kv.build_lookup().execute_async(k)).collect();
+            for lookup in pending {
+                out.push(match lookup.and_then(|h| self.kv.pending_lookup_wait(h)) {
+                    Ok(mut r) => Some(Entry { value: r.take_body_bytes(), generation: r.current_generation() }),
+                    Err(KVStoreError::ItemNotFound) => None,
+                    Err(e) => return Err(unavailable(e)),
+                });
+            }
+        }
+        Ok(out)
     }
 
     fn put(&self, key: &str, value: &[u8], write: Write) -> Result<(), StoreError> {
@@ -84,6 +103,28 @@ mod tests {
         s.delete("test/claim").unwrap();
         assert_eq!(s.get("test/claim").unwrap(), None);
         s.delete("test/claim").unwrap();
+    }
+
+    #[test]
+    fn many_lookups_in_flight_answer_in_order() {
+        let s = store();
+        // More than one batch, every other key missing.
+        let keys: Vec<String> = (0..LOOKUPS_IN_FLIGHT * 2 + 5).map(|i| format!("test/many/{i}")).collect();
+        for (i, k) in keys.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+            s.put(k, i.to_string().as_bytes(), Write::Overwrite).unwrap();
+        }
+        let found = s.get_many(&keys).unwrap();
+        assert_eq!(found.len(), keys.len());
+        for (i, (k, e)) in keys.iter().zip(&found).enumerate() {
+            match e {
+                Some(e) => {
+                    assert_eq!(e.value, i.to_string().as_bytes(), "{k}");
+                    assert_eq!(e.generation, s.get(k).unwrap().unwrap().generation);
+                }
+                None => assert_eq!(i % 2, 1, "{k}"),
+            }
+        }
+        assert_eq!(s.get_many(&[]).unwrap(), Vec::<Option<Entry>>::new());
     }
 
     #[test]

@@ -129,7 +129,10 @@ impl Stored {
 
 /// Every shard of the account's directory.
 pub fn read_all(ctx: &Ctx<'_>) -> ScimResult<Stored> {
-    (0..SHARDS).map(|n| read_shard(ctx, n).map(|(bytes, _)| bytes)).collect::<ScimResult<_>>().map(Stored)
+    let tenant = &ctx.tenant.customer_id;
+    let shard_keys: Vec<String> = (0..SHARDS).map(|n| keys::directory_shard(tenant, n)).collect();
+    let shards = ctx.store.get_many(&shard_keys).map_err(store_err)?;
+    Ok(Stored(shards.into_iter().map(|e| e.map(|e| e.value).unwrap_or_default()).collect()))
 }
 
 /// Builds the directory of an account whose records were stored before it existed: one key

@@ -39,6 +39,11 @@ pub struct Page {
 
 pub trait Store {
     fn get(&self, key: &str) -> Result<Option<Entry>, StoreError>;
+    /// Several keys at once, in order. At the edge the lookups are in flight together (a page of
+    /// an import reads 100 records; each lookup waited for in turn would add its latency).
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Entry>>, StoreError> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
     fn put(&self, key: &str, value: &[u8], write: Write) -> Result<(), StoreError>;
     fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Keys with this prefix, in lexicographic order, `limit` at a time.
