@@ -35,6 +35,10 @@ const MAX_ATTEMPTS: usize = 4;
 /// calls take at most a few backend timeouts). An older one was left by a create that failed
 /// half-way, and is taken over.
 const CLAIM_LEASE_SECS: u64 = 60;
+/// The most users a filter that no index answers may read. Such a filter reads and renders every
+/// user of the account, which a request at the edge affords for a thousand users, not for many
+/// thousands; beyond it the filter is refused (`tooMany`, RFC 7644 §3.4.2.2).
+pub const MAX_UNINDEXED_FILTER_USERS: usize = 1000;
 
 /// What one account allows. Loaded per request by the caller.
 #[derive(Debug, Clone, Default)]
@@ -907,18 +911,38 @@ pub fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()>
 
 /// The users of a snapshot's entries, each stored record reconciled with what the snapshot saw.
 fn materialise(ctx: &Ctx<'_>, entries: &[snapshot::Entry], built: u64, fresh: bool) -> ScimResult<Vec<UserRecord>> {
+    let tenant = &ctx.tenant.customer_id;
+    let record_keys: Vec<String> = entries.iter().filter(|e| e.stored).map(|e| keys::user(tenant, &e.id)).collect();
+    let mut stored = ctx.store.get_many(&record_keys).map_err(store_err)?.into_iter();
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         if !e.stored {
             out.extend(e.unlinked.as_ref().map(|u| UserRecord::from_fastly(u, ctx.now)));
             continue;
         }
-        let Some(l) = load_stored(ctx, &e.id)? else { continue };
-        let mut rec = l.record;
+        // A record deleted since the snapshot is left out.
+        let Some(Some(found)) = stored.next() else { continue };
+        let mut rec = parse_record(&found.value)?;
         rec.reconcile(e, built, fresh);
         out.push(rec);
     }
     Ok(out)
+}
+
+/// Every user of the account, for a filter that no index answers: from the import snapshot
+/// (as fresh as an import's first page), and only for an account of at most
+/// [`MAX_UNINDEXED_FILTER_USERS`].
+fn all_users(ctx: &Ctx<'_>) -> ScimResult<Vec<UserRecord>> {
+    let all = snapshot::page(ctx, 1, |total| if total > MAX_UNINDEXED_FILTER_USERS { 0..0 } else { 0..total })?;
+    if all.total > MAX_UNINDEXED_FILTER_USERS {
+        return Err(ScimError::too_many(format!(
+            "this filter would read all {} users of the account (at most {MAX_UNINDEXED_FILTER_USERS}); filter with \
+             'eq' on userName, externalId, id or emails.value (alone or joined by 'and'), or page through \
+             the users without a filter",
+            all.total
+        )));
+    }
+    materialise(ctx, &all.entries, all.built, all.fresh)
 }
 
 /// The candidates an indexed equality names, or `None` when the filter needs a full listing.
@@ -1084,8 +1108,7 @@ pub fn list(
     let candidates = match (indexed_candidates, filter) {
         (Some(c), _) => c,
         (None, None) => return import_page(ctx, paging, projection),
-        // A filter no index answers: every user, read afresh.
-        (None, Some(_)) => materialise(ctx, &snapshot::build(ctx)?, ctx.now, true)?,
+        (None, Some(_)) => all_users(ctx)?,
     };
     let mut matching: Vec<Value> = Vec::new();
     for rec in candidates {

@@ -1256,3 +1256,22 @@ fn putting_back_what_a_get_showed_writes_nothing() {
     assert!(writes.is_empty(), "{writes:#?}");
     assert_eq!((r.revision, cost.1), (rec.revision, 0), "{cost:?}");
 }
+
+#[test]
+fn a_filter_no_index_answers_is_refused_on_an_account_too_large_to_read() {
+    let w = World::new();
+    let rec = w.create(&okta_user("ada@example.com")).unwrap();
+    assert_eq!(w.list(Some("userName sw \"ada@\""))[0]["id"], rec.id);
+    for i in 0..MAX_UNINDEXED_FILTER_USERS {
+        w.fastly.add_user(CUSTOMER, &format!("panel{i}@example.com"), "P", &["user"]);
+    }
+    let filter = crate::scim::filter::parse("userName sw \"ada@\"").unwrap();
+    let paging = Paging::parse(None, None).unwrap();
+    let Err(e) = list(&w.ctx(), Some(&filter), &paging, &Projection::parse(None, None)) else {
+        panic!("a filter over every user of a large account was answered");
+    };
+    assert_eq!((e.status, e.scim_type), (400, Some(ScimType::TooMany)), "{e}");
+    // What an index answers still works, and so do pages.
+    assert_eq!(w.list(Some("userName eq \"ada@example.com\""))[0]["id"], rec.id);
+    assert_eq!(w.list(None).len(), 100);
+}

@@ -202,11 +202,6 @@ fn build_into(ctx: &Ctx<'_>, take: &mut dyn FnMut(&[Built<'_>])) -> ScimResult<(
     Ok(())
 }
 
-/// Every entry of the account, read afresh.
-pub fn build(ctx: &Ctx<'_>) -> ScimResult<Vec<Entry>> {
-    with_built(ctx, |entries| entries.iter().map(Built::to_entry).collect())
-}
-
 /// Keeps a snapshot in the POP cache (best effort: an uncached snapshot is only built again).
 fn keep(ctx: &Ctx<'_>, version: String, entries: &[Built<'_>]) {
     let tenant = &ctx.tenant.customer_id;
