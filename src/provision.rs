@@ -909,11 +909,18 @@ pub fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()>
     Ok(())
 }
 
-/// The users of a snapshot's entries, each stored record reconciled with what the snapshot saw.
-fn materialise(ctx: &Ctx<'_>, entries: &[snapshot::Entry], built: u64, fresh: bool) -> ScimResult<Vec<UserRecord>> {
+/// The stored records of a snapshot's entries, in order, read together: each one's bytes, or
+/// `None` for a record deleted since the snapshot.
+fn read_stored(ctx: &Ctx<'_>, entries: &[snapshot::Entry]) -> ScimResult<Vec<Option<Vec<u8>>>> {
     let tenant = &ctx.tenant.customer_id;
     let record_keys: Vec<String> = entries.iter().filter(|e| e.stored).map(|e| keys::user(tenant, &e.id)).collect();
-    let mut stored = ctx.store.get_many(&record_keys).map_err(store_err)?.into_iter();
+    let found = ctx.store.get_many(&record_keys).map_err(store_err)?;
+    Ok(found.into_iter().map(|f| f.map(|f| f.value)).collect())
+}
+
+/// The users of a snapshot's entries, each stored record reconciled with what the snapshot saw.
+fn materialise(ctx: &Ctx<'_>, entries: &[snapshot::Entry], built: u64, fresh: bool) -> ScimResult<Vec<UserRecord>> {
+    let mut stored = read_stored(ctx, entries)?.into_iter();
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         if !e.stored {
@@ -921,8 +928,8 @@ fn materialise(ctx: &Ctx<'_>, entries: &[snapshot::Entry], built: u64, fresh: bo
             continue;
         }
         // A record deleted since the snapshot is left out.
-        let Some(Some(found)) = stored.next() else { continue };
-        let mut rec = parse_record(&found.value)?;
+        let Some(Some(bytes)) = stored.next() else { continue };
+        let mut rec = parse_record(&bytes)?;
         rec.reconcile(e, built, fresh);
         out.push(rec);
     }
@@ -1063,11 +1070,8 @@ fn list_result(ctx: &Ctx<'_>, total: usize, users: &[Listed<'_>]) -> ScimResult<
 /// and written as they are.
 fn import_page(ctx: &Ctx<'_>, paging: &Paging, projection: &Projection) -> ScimResult<ListResult> {
     let page = snapshot::page(ctx, paging.start_index, |total| paging.range(total))?;
-    let tenant = &ctx.tenant.customer_id;
-    let record_keys: Vec<String> =
-        page.entries.iter().filter(|e| e.stored).map(|e| keys::user(tenant, &e.id)).collect();
-    let stored = ctx.store.get_many(&record_keys).map_err(store_err)?;
-    let mut stored = stored.iter().map(|found| found.as_ref().map(|f| &f.value));
+    let stored = read_stored(ctx, &page.entries)?;
+    let mut stored = stored.iter();
     let whole = projection.is_whole();
     let projected = |rec: UserRecord| Listed::Value(projection.apply_owned(rec.render(ctx)));
     let mut users = Vec::with_capacity(page.entries.len());
